@@ -1,0 +1,150 @@
+use std::time::{Duration, Instant};
+
+use bytestring::ByteString;
+use http::Extensions;
+
+use crate::Metadata;
+
+/// One side of a call: which service and method, and where.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The service name, as registered (`greeter`), or empty if unknown.
+    pub service: ByteString,
+    /// The method name (`say_hello`), or empty if unknown.
+    pub method: ByteString,
+    /// The address, as `host:port` or a Unix socket path, if known.
+    pub address: Option<ByteString>,
+}
+
+/// What travels with one call besides its request: identity, deadline, sequence id, metadata.
+///
+/// A client fills it before a call and the transport carries what belongs on the wire (metadata,
+/// the time left before the deadline, the caller's and callee's names); a server's transport
+/// fills it from what arrived before the handler runs. Layers read and write it on the way.
+#[derive(Debug, Default)]
+pub struct Context {
+    seq_id: i32,
+    deadline: Option<Instant>,
+    caller: Endpoint,
+    callee: Endpoint,
+    metadata: Metadata,
+    response_metadata: Metadata,
+    extensions: Extensions,
+}
+
+impl Context {
+    /// An empty context: no deadline, no metadata, unknown endpoints.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// The sequence id of the call on its connection.
+    pub fn seq_id(&self) -> i32 {
+        self.seq_id
+    }
+
+    /// Sets the sequence id (transports do this).
+    pub fn set_seq_id(&mut self, seq_id: i32) {
+        self.seq_id = seq_id;
+    }
+
+    /// The instant after which the call is abandoned, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Sets the deadline, replacing any other.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Gives the call at most `timeout` from now: the deadline becomes the earlier of the one
+    /// present and `now + timeout`, so a timeout never extends an inherited deadline.
+    pub fn shorten_deadline(&mut self, timeout: Duration) {
+        let candidate = Instant::now().checked_add(timeout);
+        self.deadline = match (self.deadline, candidate) {
+            (Some(d), Some(c)) => Some(d.min(c)),
+            (d, c) => d.or(c),
+        };
+    }
+
+    /// The time left before the deadline (zero once it has passed), or `None` without one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Who is calling.
+    pub fn caller(&self) -> &Endpoint {
+        &self.caller
+    }
+
+    /// Who is calling, to change.
+    pub fn caller_mut(&mut self) -> &mut Endpoint {
+        &mut self.caller
+    }
+
+    /// Who is called: service, method and address.
+    pub fn callee(&self) -> &Endpoint {
+        &self.callee
+    }
+
+    /// Who is called, to change.
+    pub fn callee_mut(&mut self) -> &mut Endpoint {
+        &mut self.callee
+    }
+
+    /// The method being called (the callee's method).
+    pub fn method(&self) -> &str {
+        &self.callee.method
+    }
+
+    /// The metadata sent with the request.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The metadata sent with the request, to change.
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// The metadata sent back with the response.
+    pub fn response_metadata(&self) -> &Metadata {
+        &self.response_metadata
+    }
+
+    /// The metadata sent back with the response, to change.
+    pub fn response_metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.response_metadata
+    }
+
+    /// Typed values that layers attach to the call and that never travel (an authenticated
+    /// identity, a span, a picked instance).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Typed values attached to the call, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_never_extends_an_inherited_deadline() {
+        let mut cx = Context::new();
+        assert_eq!(cx.remaining(), None);
+        cx.shorten_deadline(Duration::from_millis(50));
+        let first = cx.deadline().unwrap();
+        cx.shorten_deadline(Duration::from_secs(60));
+        assert_eq!(cx.deadline(), Some(first));
+        cx.shorten_deadline(Duration::ZERO);
+        assert!(cx.deadline().unwrap() <= first);
+        assert_eq!(cx.remaining(), Some(Duration::ZERO));
+    }
+}
