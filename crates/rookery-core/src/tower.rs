@@ -103,10 +103,7 @@ fn into_status(err: Box<dyn Error + Send + Sync>) -> Status {
 
 impl<T, Req, Resp> Service<Req> for FromTower<T>
 where
-    T: tower_service::Service<(Context, Req), Response = (Context, Resp)>
-        + Clone
-        + Send
-        + Sync,
+    T: tower_service::Service<(Context, Req), Response = (Context, Resp)> + Clone + Send + Sync,
     T::Future: Send,
     T::Error: Into<Box<dyn Error + Send + Sync>>,
     Req: Send,
