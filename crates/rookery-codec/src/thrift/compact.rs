@@ -308,7 +308,14 @@ impl<B: Buf> CompactReader<B> {
         let mut value = 0u64;
         for i in 0..max_bytes {
             let b = self.byte(what)?;
-            value |= u64::from(b & 0x7f) << (7 * i);
+            let bits = u64::from(b & 0x7f);
+            // The tenth byte has room for the 64th bit only; more would be shifted out.
+            if i == 9 && bits > 1 {
+                return Err(DecodeError::invalid(format!(
+                    "{what}: varint overflows 64 bits"
+                )));
+            }
+            value |= bits << (7 * i);
             if b & 0x80 == 0 {
                 return Ok(value);
             }
@@ -327,10 +334,10 @@ impl<B: Buf> CompactReader<B> {
 
     #[inline]
     fn size(&mut self, min_elem: usize, what: &'static str) -> Result<usize, DecodeError> {
-        let raw = self.varint32(what)?;
-        // Sizes are unsigned on the wire but must fit Thrift's i32.
-        let raw = i32::try_from(raw).map(i64::from).unwrap_or(-1);
-        checked_len(raw, min_elem, self.buf.remaining(), what)
+        // Sizes are varints of an i32: one over i32::MAX is a negative size, as other
+        // implementations read it, and is reported with the value they would see.
+        let raw = self.varint32(what)? as i32;
+        checked_len(raw.into(), min_elem, self.buf.remaining(), what)
     }
 
     #[inline]

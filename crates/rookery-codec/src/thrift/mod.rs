@@ -356,16 +356,17 @@ impl Protocol {
         }
     }
 
-    /// Reads a message envelope from the front of `buf`, leaving the body in it.
+    /// Reads a message envelope from the front of `buf`, leaving the body in it. On error
+    /// `buf` is left as it was (a truncated envelope can be read again once more bytes came).
     pub fn read_message_header(self, buf: &mut Bytes) -> Result<MessageHeader, DecodeError> {
-        let taken = std::mem::take(buf);
+        // Read from a clone (a reference count, not a copy) so that an error consumes nothing.
         let (header, rest) = match self {
             Protocol::Binary => {
-                let mut r = BinaryReader::new(taken);
+                let mut r = BinaryReader::new(buf.clone());
                 (r.read_message_begin()?, r.into_inner())
             }
             Protocol::Compact => {
-                let mut r = CompactReader::new(taken);
+                let mut r = CompactReader::new(buf.clone());
                 (r.read_message_begin()?, r.into_inner())
             }
         };
