@@ -21,12 +21,14 @@ use run::{Load, Measurement, Peer};
 const USAGE: &str = "\
 usage: bench-echo [--frameworks rookery,volo,raw] [--concurrency 1,100,1000]
                   [--duration SECS] [--warmup SECS] [--payload BYTES] [--connections N]
-                  [--bin-dir DIR] [--volo-bin-dir DIR] [--json FILE]
+                  [--rounds R] [--bin-dir DIR] [--volo-bin-dir DIR] [--json FILE]
 
 Runs the echo benchmark for every framework at every concurrency level and prints a
 markdown table with ratios. Defaults: all three frameworks, concurrency 1,100,1000,
 --duration 10, --warmup 2, --payload 1024, --connections 1 (for the clients that take
-it: rookery and raw; volo's pool opens one connection per call in flight).
+it: rookery and raw; volo's pool opens one connection per call in flight), --rounds 1.
+With --rounds R the whole interleaved sweep runs R times and the table shows, for each
+framework and level, the round with the median QPS, and the QPS range over the rounds.
 --bin-dir defaults to this binary's directory (target/release); --volo-bin-dir to
 benchmarks/volo/target/release. --json also writes the measurements as JSON.";
 
@@ -37,6 +39,7 @@ const FLAGS: &[&str] = &[
     "warmup",
     "payload",
     "connections",
+    "rounds",
     "bin-dir",
     "volo-bin-dir",
     "json",
@@ -51,6 +54,7 @@ struct Plan {
     warmup: Duration,
     payload: usize,
     connections: usize,
+    rounds: usize,
     bin_dir: PathBuf,
     volo_bin_dir: PathBuf,
     json: Option<PathBuf>,
@@ -97,12 +101,16 @@ fn plan_from(flags: &Flags) -> Result<Plan, String> {
         warmup: Duration::from_secs_f64(flags.get_or("warmup", 2.0)?),
         payload: flags.get_or("payload", 1024)?,
         connections: flags.get_or("connections", 1)?,
+        rounds: flags.get_or("rounds", 1)?,
         bin_dir: flags.get("bin-dir")?.unwrap_or(own_dir),
         volo_bin_dir: flags.get("volo-bin-dir")?.unwrap_or(default_volo_dir),
         json: flags.get("json")?,
     };
     if plan.duration.is_zero() {
         return Err("--duration must be positive".into());
+    }
+    if plan.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
     }
     if plan.connections == 0 {
         return Err("--connections must be at least 1".into());
@@ -177,33 +185,42 @@ fn main() {
 
     let mut rows: Vec<Measurement> = Vec::new();
     let mut failures = Vec::new();
-    // Interleaved: every framework at one level before the next level.
-    for &concurrency in &plan.levels {
-        for peer in &peers {
-            let load = Load {
-                concurrency,
-                duration: plan.duration,
-                warmup: plan.warmup,
-                payload: plan.payload,
-                connections: plan.connections,
-            };
-            eprintln!("running {} at c={concurrency} ...", peer.name);
-            match run::measure(peer, &load) {
-                Ok(row) => {
-                    eprintln!(
-                        "  {:.0} QPS, p50 {:.1} µs, p99 {:.1} µs, server {:.2} µs CPU/req, {:.1} MiB peak, {} errors",
-                        row.qps,
-                        row.p50_us,
-                        row.p99_us,
-                        row.server_cpu_us_per_call,
-                        row.server_peak_rss_mib,
-                        row.errors
-                    );
-                    rows.push(row);
-                }
-                Err(message) => {
-                    eprintln!("  failed: {message}");
-                    failures.push(format!("{} c={concurrency}: {message}", peer.name));
+    // Interleaved: every framework at one level before the next level, and every level
+    // before the next round, so that the machine's noise hits all frameworks alike.
+    for round in 1..=plan.rounds {
+        for &concurrency in &plan.levels {
+            for peer in &peers {
+                let load = Load {
+                    concurrency,
+                    duration: plan.duration,
+                    warmup: plan.warmup,
+                    payload: plan.payload,
+                    connections: plan.connections,
+                };
+                eprintln!(
+                    "round {round}/{}: {} at c={concurrency} ...",
+                    plan.rounds, peer.name
+                );
+                match run::measure(peer, &load) {
+                    Ok(row) => {
+                        eprintln!(
+                            "  {:.0} QPS, p50 {:.1} µs, p99 {:.1} µs, server {:.2} µs CPU/req, {:.1} MiB peak, {} errors",
+                            row.qps,
+                            row.p50_us,
+                            row.p99_us,
+                            row.server_cpu_us_per_call,
+                            row.server_peak_rss_mib,
+                            row.errors
+                        );
+                        rows.push(row);
+                    }
+                    Err(message) => {
+                        eprintln!("  failed: {message}");
+                        failures.push(format!(
+                            "{} c={concurrency} round {round}: {message}",
+                            peer.name
+                        ));
+                    }
                 }
             }
         }
@@ -233,7 +250,7 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
         machine.cpu_model, machine.cpus, machine.memory_gib, machine.kernel
     );
     println!(
-        "- each run: a fresh server, {:.0} s warm-up, {:.0} s measured window; frameworks run: {}; \
+        "- each run: a fresh server, {} s warm-up, {} s measured window; frameworks run: {}; \
          connections: {} for rookery and raw, volo's pool for volo",
         plan.warmup.as_secs_f64(),
         plan.duration.as_secs_f64(),
@@ -241,8 +258,19 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
         plan.connections
     );
     println!();
-    print!("{}", report::measurements_table(rows));
-    let ratios = report::ratios_table(rows, &plan.levels);
+    let summaries = report::summarize(rows, &plan.levels, &names);
+    if plan.rounds > 1 {
+        println!(
+            "Each row is the round with the median QPS of {} rounds; \"QPS range\" spans all rounds.",
+            plan.rounds
+        );
+        println!();
+    }
+    print!(
+        "{}",
+        report::measurements_table(&summaries, plan.rounds > 1)
+    );
+    let ratios = report::ratios_table(&summaries, &plan.levels);
     if !ratios.is_empty() {
         println!();
         print!("{ratios}");

@@ -7,20 +7,75 @@ use crate::run::Measurement;
 /// The comparisons worth a ratio row, as (numerator, denominator).
 const RATIOS: &[(&str, &str)] = &[("rookery", "volo"), ("rookery", "raw"), ("volo", "raw")];
 
-/// One markdown table of every measurement, in the order they were taken.
-pub(crate) fn measurements_table(rows: &[Measurement]) -> String {
+/// What the table shows for one framework at one level: the round with the median QPS,
+/// and the QPS range over all rounds.
+#[derive(Debug, Clone)]
+pub(crate) struct Summary {
+    pub(crate) row: Measurement,
+    pub(crate) qps_min: f64,
+    pub(crate) qps_max: f64,
+}
+
+/// One summary per framework and level that has measurements, level by level and in
+/// the frameworks' order.
+pub(crate) fn summarize(
+    rows: &[Measurement],
+    levels: &[usize],
+    frameworks: &[&str],
+) -> Vec<Summary> {
+    let mut summaries = Vec::new();
+    for &c in levels {
+        for &name in frameworks {
+            let mut runs: Vec<&Measurement> = rows
+                .iter()
+                .filter(|r| r.concurrency == c && r.framework == name)
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            runs.sort_by(|a, b| a.qps.total_cmp(&b.qps));
+            summaries.push(Summary {
+                row: runs[runs.len() / 2].clone(),
+                qps_min: runs[0].qps,
+                qps_max: runs[runs.len() - 1].qps,
+            });
+        }
+    }
+    summaries
+}
+
+/// One markdown table of the summaries; `with_range` adds the QPS range over rounds.
+pub(crate) fn measurements_table(summaries: &[Summary], with_range: bool) -> String {
     let mut out = String::new();
+    out.push_str("| framework | c | QPS |");
+    if with_range {
+        out.push_str(" QPS range |");
+    }
     out.push_str(
-        "| framework | c | QPS | p50 µs | p99 µs | p999 µs | server CPU µs/req | server peak RSS MiB | client CPU µs/req | errors |\n",
+        " p50 µs | p99 µs | p999 µs | server CPU µs/req | server peak RSS MiB | client CPU µs/req | errors |\n",
     );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for row in rows {
+    out.push_str("|---|---:|---:|");
+    if with_range {
+        out.push_str("---:|");
+    }
+    out.push_str("---:|---:|---:|---:|---:|---:|---:|\n");
+    for Summary {
+        row,
+        qps_min,
+        qps_max,
+    } in summaries
+    {
+        let _ = write!(
+            out,
+            "| {} | {} | {:.0} |",
+            row.framework, row.concurrency, row.qps
+        );
+        if with_range {
+            let _ = write!(out, " {qps_min:.0}–{qps_max:.0} |");
+        }
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {} |",
-            row.framework,
-            row.concurrency,
-            row.qps,
+            " {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {} |",
             row.p50_us,
             row.p99_us,
             row.p999_us,
@@ -35,11 +90,13 @@ pub(crate) fn measurements_table(rows: &[Measurement]) -> String {
 
 /// Ratio rows for every pair in [`RATIOS`] measured at the same concurrency; empty when
 /// no pair was measured.
-pub(crate) fn ratios_table(rows: &[Measurement], levels: &[usize]) -> String {
+pub(crate) fn ratios_table(summaries: &[Summary], levels: &[usize]) -> String {
     let mut lines = Vec::new();
     for &c in levels {
         let at = |name: &str| {
-            rows.iter()
+            summaries
+                .iter()
+                .map(|s| &s.row)
                 .find(|r| r.concurrency == c && r.framework == name)
         };
         for &(top, bottom) in RATIOS {
@@ -97,23 +154,42 @@ mod tests {
     }
 
     #[test]
+    fn summaries_take_the_median_round() {
+        let rows = [
+            row("raw", 1, 300.0),
+            row("raw", 1, 100.0),
+            row("raw", 1, 200.0),
+            row("volo", 1, 50.0),
+        ];
+        let summaries = summarize(&rows, &[1], &["rookery", "volo", "raw"]);
+        assert_eq!(summaries.len(), 2);
+        assert_eq!(summaries[0].row.framework, "volo");
+        assert_eq!(summaries[1].row.qps, 200.0);
+        assert_eq!((summaries[1].qps_min, summaries[1].qps_max), (100.0, 300.0));
+    }
+
+    #[test]
     fn ratios_pair_frameworks_at_the_same_level() {
         let rows = [
             row("volo", 1, 100.0),
             row("raw", 1, 400.0),
             row("raw", 100, 900.0),
         ];
-        let table = ratios_table(&rows, &[1, 100]);
+        let summaries = summarize(&rows, &[1, 100], &["volo", "raw"]);
+        let table = ratios_table(&summaries, &[1, 100]);
         assert!(table.contains("| 1 | volo/raw | 0.25× |"), "{table}");
         assert!(!table.contains("| 100 |"), "{table}");
         assert!(!table.contains("rookery"), "{table}");
-        assert!(ratios_table(&rows[2..], &[100]).is_empty());
+        assert!(ratios_table(&summaries[2..], &[100]).is_empty());
     }
 
     #[test]
     fn measurements_table_has_one_line_per_row() {
-        let table = measurements_table(&[row("raw", 1, 1234.4)]);
+        let summaries = summarize(&[row("raw", 1, 1234.4)], &[1], &["raw"]);
+        let table = measurements_table(&summaries, false);
         assert_eq!(table.lines().count(), 3);
         assert!(table.contains("| raw | 1 | 1234 |"), "{table}");
+        let table = measurements_table(&summaries, true);
+        assert!(table.contains("| raw | 1 | 1234 | 1234–1234 |"), "{table}");
     }
 }
