@@ -138,13 +138,8 @@ where
 {
     type Response = Resp;
 
-    fn call(
-        &self,
-        cx: &mut Context,
-        req: Req,
-    ) -> impl Future<Output = Result<Resp, Status>> + Send {
-        // The async block ties the boxed future to both borrows separately.
-        async move { self.inner.call_boxed(cx, req).await }
+    async fn call(&self, cx: &mut Context, req: Req) -> Result<Resp, Status> {
+        self.inner.call_boxed(cx, req).await
     }
 }
 

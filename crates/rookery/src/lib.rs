@@ -1,1 +1,55 @@
-//! placeholder
+//! rookery: a microservice framework for Rust.
+//!
+//! A service is a [`core::Service`] — an async function from a request and a [`Context`] to a
+//! response or a [`Status`] — served by a [`Service`] (this crate's lifecycle: listen, serve,
+//! drain on `SIGTERM`), and called through a [`Client`]. Middleware is a [`Layer`], the same on
+//! both sides.
+//!
+//! The parts are separate crates, re-exported here:
+//! - [`core`]: `Service`, `Layer`, `Context`, `Status`;
+//! - [`codec`]: Thrift binary and compact, Protobuf (feature `protobuf`), JSON (feature `json`);
+//! - [`transport`]: TTHeader and Thrift framed/buffered over TCP and Unix sockets, multiplexed
+//!   and pooled clients, a server that detects what each connection speaks.
+//!
+//! ```no_run
+//! use rookery::{Router, Service};
+//!
+//! # async fn run(router: Router) -> Result<(), rookery::Error> {
+//! Service::builder("echo")
+//!     .version("1.0.0")
+//!     .addr("127.0.0.1:9090")
+//!     .router(router)
+//!     .build()?
+//!     .run() // serve until SIGTERM or SIGINT, then drain and stop
+//!     .await
+//! # }
+//! ```
+
+mod error;
+mod lifecycle;
+
+pub use rookery_codec as codec;
+pub use rookery_core as core;
+pub use rookery_transport as transport;
+
+pub use error::Error;
+pub use lifecycle::{Hook, RunningService, Service, ServiceBuilder, ServiceInfo};
+pub use rookery_codec::thrift::Protocol;
+pub use rookery_core::{Code, Context, Layer, Metadata, Status};
+pub use rookery_transport::{Address, Client, ClientBuilder, Framing, NamedService, Router};
+
+/// What generated code uses. Not a stable API: generated code and this module change
+/// together.
+#[doc(hidden)]
+pub mod codegen {
+    pub use bytes::{Bytes, BytesMut};
+    pub use bytestring::ByteString;
+    pub use rookery_codec::{
+        DecodeError, DecodeErrorKind,
+        thrift::{
+            MessageType, Protocol, ProtocolRead, ProtocolWrite, TType, ThriftDecode, ThriftEncode,
+        },
+    };
+    pub use rookery_core::{BoxFuture, Context, Service, Status};
+    pub use rookery_transport::{Client, NamedService, ThriftRequest, ThriftResponse};
+}

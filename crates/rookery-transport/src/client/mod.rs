@@ -1,0 +1,422 @@
+//! The client: calls to one address over multiplexed or pooled connections.
+
+mod dial;
+mod mux;
+mod pool;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use bytes::BytesMut;
+use bytestring::ByteString;
+use rookery_codec::thrift::{
+    ApplicationException, DecodeLimits, MessageType, Protocol, ThriftDecode, ThriftEncode,
+};
+use rookery_core::{Code, Context, Service, Status};
+
+pub use dial::Backoff;
+
+use crate::{
+    Address, DEFAULT_MAX_FRAME_SIZE, ThriftRequest, ThriftResponse,
+    frame::{Frame, FrameError, Framing, write_frame},
+    ttheader::{HeaderWriter, int_key, str_key},
+};
+
+/// How a [`Client`] uses connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Many calls in flight on each of `connections` connections, replies matched by sequence
+    /// id in any order, and the frames of concurrent calls written together.
+    Multiplexed {
+        /// How many connections to spread calls over.
+        connections: usize,
+    },
+    /// One call at a time per connection, from a pool of at most `max_size` connections;
+    /// callers wait for a free one. Works with every Thrift server.
+    Pooled {
+        /// The most connections open at once.
+        max_size: usize,
+        /// How long an idle connection is kept.
+        idle_timeout: Duration,
+    },
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode::Multiplexed { connections: 1 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) addr: Address,
+    pub(crate) framing: Framing,
+    pub(crate) protocol: Protocol,
+    pub(crate) mode: Mode,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) max_frame_size: usize,
+    pub(crate) limits: DecodeLimits,
+    pub(crate) caller: ByteString,
+    pub(crate) callee: ByteString,
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    config: Config,
+}
+
+impl ClientBuilder {
+    /// The framing (TTHeader by default).
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.config.framing = framing;
+        self
+    }
+
+    /// The protocol (binary by default).
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.config.protocol = protocol;
+        self
+    }
+
+    /// Multiplexes calls over `connections` connections (the default, with one).
+    pub fn multiplexed(mut self, connections: usize) -> Self {
+        self.config.mode = Mode::Multiplexed {
+            connections: connections.max(1),
+        };
+        self
+    }
+
+    /// Uses a pool of at most `max_size` connections, one call each at a time; idle
+    /// connections are kept for 60 s.
+    pub fn pooled(mut self, max_size: usize) -> Self {
+        self.config.mode = Mode::Pooled {
+            max_size: max_size.max(1),
+            idle_timeout: Duration::from_secs(60),
+        };
+        self
+    }
+
+    /// Sets the connection mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+
+    /// The time-out of every call that has no earlier deadline in its context (none by
+    /// default). A call's deadline is the earlier of its context's and now plus this.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = Some(timeout);
+        self
+    }
+
+    /// How long to wait for a connection to open (1 s by default).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// The backoff between failed connection attempts (100 ms doubling up to 10 s, by default).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// The largest frame sent or accepted (16 MiB by default).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame_size = bytes.min(i32::MAX as usize);
+        self
+    }
+
+    /// The caller's service name, sent to the server (TTHeader's from-service).
+    pub fn caller(mut self, name: impl Into<ByteString>) -> Self {
+        self.config.caller = name.into();
+        self
+    }
+
+    /// The callee's service name, sent to the server (TTHeader's to-service).
+    pub fn callee(mut self, name: impl Into<ByteString>) -> Self {
+        self.config.callee = name.into();
+        self
+    }
+
+    /// Builds the client. Connections open on the first call.
+    pub fn build(self) -> Client {
+        let config = Arc::new(self.config);
+        let inner = match config.mode {
+            Mode::Multiplexed { connections } => {
+                Inner::Mux(mux::MuxClient::new(Arc::clone(&config), connections))
+            }
+            Mode::Pooled {
+                max_size,
+                idle_timeout,
+            } => Inner::Pool(pool::PoolClient::new(
+                Arc::clone(&config),
+                max_size,
+                idle_timeout,
+            )),
+        };
+        Client {
+            config,
+            inner: Arc::new(inner),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Inner {
+    Mux(mux::MuxClient),
+    Pool(pool::PoolClient),
+}
+
+/// A client of one server address.
+///
+/// It is a [`Service`] over [`ThriftRequest`], so layers wrap it like any service; `call`
+/// and `oneway` are typed shortcuts. Clones share connections.
+///
+/// ```no_run
+/// # use rookery_transport::Client;
+/// # use std::time::Duration;
+/// # fn build() -> std::io::Result<Client> {
+/// let client = Client::builder("127.0.0.1:9090".parse()?)
+///     .timeout(Duration::from_millis(500))
+///     .build();
+/// # Ok(client)
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    config: Arc<Config>,
+    inner: Arc<Inner>,
+}
+
+impl Client {
+    /// A builder for a client of `addr`: TTHeader, binary, one multiplexed connection, no
+    /// call time-out, a 1 s connect time-out.
+    pub fn builder(addr: Address) -> ClientBuilder {
+        ClientBuilder {
+            config: Config {
+                addr,
+                framing: Framing::TTHeader,
+                protocol: Protocol::Binary,
+                mode: Mode::default(),
+                timeout: None,
+                connect_timeout: Duration::from_secs(1),
+                backoff: Backoff::default(),
+                max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+                limits: DecodeLimits::default(),
+                caller: ByteString::new(),
+                callee: ByteString::new(),
+            },
+        }
+    }
+
+    /// The address called.
+    pub fn addr(&self) -> &Address {
+        &self.config.addr
+    }
+
+    /// The protocol requests are encoded in.
+    pub fn protocol(&self) -> Protocol {
+        self.config.protocol
+    }
+
+    /// Calls `method` with `args` and decodes its result struct.
+    pub async fn call<A, R>(&self, cx: &mut Context, method: &str, args: &A) -> Result<R, Status>
+    where
+        A: ThriftEncode + ?Sized,
+        R: ThriftDecode,
+    {
+        let req = ThriftRequest::new(ByteString::from(method), self.config.protocol, args);
+        let resp = Service::call(self, cx, req).await?;
+        resp.decode().map_err(|e| {
+            Status::internal(format!("reply to {method} does not decode: {e}")).with_source(e)
+        })
+    }
+
+    /// Sends a oneway call of `method` with `args`; returns once it is queued for writing.
+    pub async fn oneway<A>(&self, cx: &mut Context, method: &str, args: &A) -> Result<(), Status>
+    where
+        A: ThriftEncode + ?Sized,
+    {
+        let req = ThriftRequest::new(ByteString::from(method), self.config.protocol, args).oneway();
+        Service::call(self, cx, req).await.map(|_| ())
+    }
+}
+
+impl Service<ThriftRequest> for Client {
+    type Response = ThriftResponse;
+
+    fn call(
+        &self,
+        cx: &mut Context,
+        req: ThriftRequest,
+    ) -> impl Future<Output = Result<ThriftResponse, Status>> + Send {
+        if let Some(timeout) = self.config.timeout {
+            cx.shorten_deadline(timeout);
+        }
+        if cx.callee().method.is_empty() {
+            cx.callee_mut().method = req.method.clone();
+        }
+        async move {
+            if req.protocol != self.config.protocol {
+                return Err(Status::invalid_argument(format!(
+                    "request encoded in {:?}, client speaks {:?}",
+                    req.protocol, self.config.protocol
+                ))
+                .with_unsent());
+            }
+            if cx.remaining() == Some(Duration::ZERO) {
+                return Err(
+                    Status::deadline_exceeded("deadline passed before the call was sent")
+                        .with_unsent(),
+                );
+            }
+            match &*self.inner {
+                Inner::Mux(m) => m.call(cx, req).await,
+                Inner::Pool(p) => p.call(cx, req).await,
+            }
+        }
+    }
+}
+
+/// A small decimal formatter, so header values need no allocation.
+struct Decimal {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Self {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { buf, start: i }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+/// Appends the frame of a request: its envelope, its arguments, and a TTHeader with the
+/// context's metadata, the time left, and the names of both sides.
+pub(crate) fn write_request(
+    buf: &mut BytesMut,
+    config: &Config,
+    cx: &Context,
+    req: &ThriftRequest,
+    seq_id: i32,
+    announce_control: bool,
+) -> Result<(), FrameError> {
+    let kind = if req.oneway {
+        MessageType::Oneway
+    } else {
+        MessageType::Call
+    };
+    let timeout_ms = cx
+        .remaining()
+        .map(|d| Decimal::new(d.as_millis().clamp(1, u64::MAX as u128) as u64));
+    let info = |w: &mut HeaderWriter<'_>| {
+        let control = announce_control.then_some((str_key::CONTROL, "1"));
+        w.strings(
+            cx.metadata()
+                .iter()
+                .map(|(k, v)| (&**k, &**v))
+                .chain(control),
+        );
+        let timeout = timeout_ms
+            .as_ref()
+            .map(|t| (int_key::RPC_TIMEOUT, t.as_str()));
+        let caller = (!config.caller.is_empty()).then(|| (int_key::FROM_SERVICE, &*config.caller));
+        let callee = (!config.callee.is_empty()).then(|| (int_key::TO_SERVICE, &*config.callee));
+        w.ints(
+            timeout
+                .into_iter()
+                .chain(caller)
+                .chain(callee)
+                .chain([(int_key::TO_METHOD, &*req.method)]),
+        );
+    };
+    write_frame(
+        buf,
+        config.framing,
+        config.protocol,
+        config.max_frame_size,
+        seq_id,
+        &req.method,
+        kind,
+        &info,
+        |b| b.extend_from_slice(&req.body),
+    )
+}
+
+/// Turns a reply frame into the call's outcome: a result struct, or the status of an
+/// exception. Response metadata from the header goes into the context.
+pub(crate) fn read_reply(
+    cx: &mut Context,
+    frame: Frame,
+    seq_id: i32,
+) -> Result<ThriftResponse, Status> {
+    let Frame {
+        header,
+        protocol,
+        mut message,
+        ..
+    } = frame;
+    let mut exact_code = None;
+    if let Some(header) = header {
+        for (k, v) in header.strings {
+            match &*k {
+                str_key::STATUS_CODE => exact_code = v.parse::<i32>().ok().map(Code::from_i32),
+                str_key::CONNECTION_READY_TO_RESET => {}
+                _ => {
+                    cx.response_metadata_mut().insert(k, v);
+                }
+            }
+        }
+    }
+    let envelope = protocol
+        .read_message_header(&mut message)
+        .map_err(|e| Status::internal(format!("reply envelope does not decode: {e}")))?;
+    if envelope.seq_id != seq_id {
+        return Err(Status::internal(format!(
+            "reply carries sequence id {} for call {seq_id}",
+            envelope.seq_id
+        )));
+    }
+    match envelope.kind {
+        MessageType::Reply => Ok(ThriftResponse {
+            protocol,
+            body: message,
+        }),
+        MessageType::Exception => {
+            let exception: ApplicationException = protocol
+                .decode(message)
+                .map_err(|e| Status::internal(format!("exception does not decode: {e}")))?;
+            Err(exception.into_status(exact_code))
+        }
+        other => Err(Status::internal(format!("server sent a {other:?} message"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_formats_like_to_string() {
+        for n in [0u64, 7, 10, 999, 1_000_000, u64::MAX] {
+            assert_eq!(Decimal::new(n).as_str(), n.to_string());
+        }
+    }
+}

@@ -1,0 +1,85 @@
+use bytes::Bytes;
+use bytestring::ByteString;
+use rookery_codec::{
+    DecodeError,
+    thrift::{Protocol, ThriftDecode, ThriftEncode},
+};
+
+/// A Thrift call as transports carry it: the method, and its arguments struct still encoded.
+///
+/// Servers hand one to their router; clients send one. Layers see calls at this level, so a
+/// retry can resend the same bytes and a router can pick a handler without decoding anything.
+#[derive(Clone, Debug)]
+pub struct ThriftRequest {
+    /// The method name, without any `Service:` prefix.
+    pub method: ByteString,
+    /// Whether the caller expects no reply.
+    pub oneway: bool,
+    /// The protocol `body` is encoded in.
+    pub protocol: Protocol,
+    /// The encoded arguments struct.
+    pub body: Bytes,
+}
+
+impl ThriftRequest {
+    /// A call of `method` with `args` encoded in `protocol`.
+    pub fn new<A: ThriftEncode + ?Sized>(
+        method: impl Into<ByteString>,
+        protocol: Protocol,
+        args: &A,
+    ) -> Self {
+        ThriftRequest {
+            method: method.into(),
+            oneway: false,
+            protocol,
+            body: protocol.encode_to_bytes(args),
+        }
+    }
+
+    /// Marks the call as oneway.
+    pub fn oneway(mut self) -> Self {
+        self.oneway = true;
+        self
+    }
+
+    /// Decodes the arguments struct; strings in it share the request's memory.
+    pub fn decode<A: ThriftDecode>(&self) -> Result<A, DecodeError> {
+        self.protocol.decode(self.body.clone())
+    }
+}
+
+/// The reply to a [`ThriftRequest`]: the result struct, encoded (empty for oneway calls).
+///
+/// A Thrift result struct holds either the return value (field 0) or one of the method's
+/// declared exceptions; failures outside the IDL travel as a [`Status`](rookery_core::Status)
+/// instead.
+#[derive(Clone, Debug)]
+pub struct ThriftResponse {
+    /// The protocol `body` is encoded in.
+    pub protocol: Protocol,
+    /// The encoded result struct.
+    pub body: Bytes,
+}
+
+impl ThriftResponse {
+    /// A response with `result` encoded in `protocol`.
+    pub fn new<R: ThriftEncode + ?Sized>(protocol: Protocol, result: &R) -> Self {
+        ThriftResponse {
+            protocol,
+            body: protocol.encode_to_bytes(result),
+        }
+    }
+
+    /// The empty response of a oneway call.
+    pub fn empty(protocol: Protocol) -> Self {
+        ThriftResponse {
+            protocol,
+            body: Bytes::new(),
+        }
+    }
+
+    /// Decodes the result struct.
+    pub fn decode<R: ThriftDecode>(&self) -> Result<R, DecodeError> {
+        self.protocol.decode(self.body.clone())
+    }
+}

@@ -1,0 +1,446 @@
+//! One server connection: a reader that cuts frames and starts calls, a writer task that sends
+//! replies in batches, and the drain logic of shutdown.
+
+use std::{
+    any::Any,
+    future::{Future, poll_fn},
+    net::SocketAddr,
+    panic::{AssertUnwindSafe, catch_unwind},
+    pin::pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    task::{Context as TaskContext, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use bytes::BytesMut;
+use bytestring::ByteString;
+use rookery_codec::thrift::{ApplicationException, MessageType, Protocol};
+use rookery_core::{Context, Service, Status};
+use tokio::{io::AsyncReadExt, sync::Notify};
+
+use super::{IdlService, Shared};
+use crate::{
+    Stream, ThriftRequest, ThriftResponse,
+    frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
+    queue::WriteQueue,
+    ttheader::{HeaderWriter, int_key, str_key},
+};
+
+/// How long a drained connection whose client understands control frames may stay idle
+/// before the server closes it anyway.
+const CONTROL_GRACE: Duration = Duration::from_millis(500);
+const READ_RESERVE: usize = 8 * 1024;
+
+/// The decimal strings of the status codes, so an error reply allocates nothing for them.
+const CODE_STRINGS: [&str; 17] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+];
+
+struct Conn {
+    shared: Arc<Shared>,
+    queue: WriteQueue,
+    in_flight: AtomicUsize,
+    idle: Notify,
+    draining: AtomicBool,
+    /// The client said it understands control frames.
+    control: AtomicBool,
+    peer: Option<ByteString>,
+}
+
+/// How to address a reply: the framing, protocol, name and sequence id of its call.
+struct ReplyTo {
+    framing: Framing,
+    protocol: Protocol,
+    seq_id: i32,
+    name: ByteString,
+}
+
+/// Why the read loop ended.
+enum Close {
+    /// The client closed its side.
+    Eof,
+    /// Shutdown drained this connection.
+    Drained,
+    /// The drain deadline passed.
+    HardStop,
+    /// The client sent something that is not a valid message.
+    Bad(FrameError),
+    /// The socket failed.
+    Io(std::io::Error),
+}
+
+pub(super) async fn serve_connection(
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    shared: Arc<Shared>,
+) {
+    let peer_name = peer.map(|p| ByteString::from(p.to_string()));
+    let (mut rd, wr) = stream.into_split();
+    let conn = Arc::new(Conn {
+        shared: Arc::clone(&shared),
+        queue: WriteQueue::new(),
+        in_flight: AtomicUsize::new(0),
+        idle: Notify::new(),
+        draining: AtomicBool::new(false),
+        control: AtomicBool::new(false),
+        peer: peer_name,
+    });
+    let writer = {
+        let conn = Arc::clone(&conn);
+        tokio::spawn(async move { conn.queue.run_writer(wr).await })
+    };
+
+    let config = &shared.config;
+    let mut decoder = FrameDecoder::detecting(config.max_frame_size, config.limits);
+    let mut buf = BytesMut::with_capacity(READ_RESERVE);
+    let mut draining = false;
+    let mut last_frame = Instant::now();
+
+    let close = 'read: loop {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    last_frame = Instant::now();
+                    if let Err(e) = dispatch(&conn, frame) {
+                        break 'read Close::Bad(e);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => break 'read Close::Bad(e),
+            }
+        }
+        if draining && conn.in_flight.load(Ordering::Acquire) == 0 && buf.is_empty() {
+            let waited = last_frame.elapsed();
+            if !conn.control.load(Ordering::Relaxed) || waited >= CONTROL_GRACE {
+                // Take what already arrived before closing, so a call sent just before the
+                // shutdown is served rather than lost.
+                buf.reserve(READ_RESERVE);
+                match rd.try_read_buf(&mut buf) {
+                    Ok(0) => break Close::Eof,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Close::Drained,
+                    Err(e) => break Close::Io(e),
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(READ_RESERVE);
+        }
+        let grace = tokio::time::sleep(CONTROL_GRACE.saturating_sub(last_frame.elapsed()));
+        tokio::select! {
+            biased;
+            _ = shared.hard_stop.cancelled() => break Close::HardStop,
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) => break Close::Eof,
+                Ok(_) => {}
+                Err(e) => break Close::Io(e),
+            },
+            _ = shared.draining.cancelled(), if !draining => {
+                draining = true;
+                start_drain(&conn, decoder.framing());
+            }
+            _ = conn.idle.notified(), if draining => {}
+            _ = grace, if draining && conn.control.load(Ordering::Relaxed) => {}
+        }
+    };
+
+    let peer = conn.peer.as_deref().unwrap_or("unix");
+    match &close {
+        Close::Bad(reason) => {
+            tracing::warn!(peer, %reason, "closing connection");
+            conn.queue.abort();
+        }
+        Close::Io(e) => {
+            tracing::debug!(peer, error = %e, "connection failed");
+            conn.queue.abort();
+        }
+        Close::HardStop => {
+            tracing::warn!(peer, "closing connection: drain deadline passed");
+            conn.queue.abort();
+        }
+        Close::Eof | Close::Drained => {
+            if !buf.is_empty() {
+                tracing::debug!(peer, bytes = buf.len(), "connection closed inside a frame");
+            }
+            // Finish the calls already started, then flush their replies and close.
+            while conn.in_flight.load(Ordering::Acquire) > 0 {
+                tokio::select! {
+                    _ = conn.idle.notified() => {}
+                    _ = shared.hard_stop.cancelled() => {
+                        conn.queue.abort();
+                        break;
+                    }
+                }
+            }
+            conn.queue.close();
+        }
+    }
+    if let Ok(Err(e)) = writer.await {
+        tracing::debug!(peer, error = %e, "writing to connection failed");
+    }
+}
+
+/// Tells the client the connection is going away: a control frame to clients that understand
+/// them (replies to the others carry the same header as they go).
+fn start_drain(conn: &Conn, framing: Option<Framing>) {
+    conn.draining.store(true, Ordering::Release);
+    // Only TTHeader can carry a header-only frame, and only our own clients expect one.
+    if !framing.is_some_and(Framing::has_header) || !conn.control.load(Ordering::Relaxed) {
+        return;
+    }
+    let _ = conn.queue.push(|buf, _| {
+        let mut w = HeaderWriter::begin(buf, 0, 0, 0);
+        w.strings([(str_key::CONNECTION_READY_TO_RESET, "1")]);
+        if let Ok(start) = w.finish_header() {
+            crate::ttheader::finish_frame(buf, start);
+        }
+    });
+}
+
+/// Starts one call: builds its context from the frame, then runs it inline if it completes
+/// at once, or in its own task if it waits.
+fn dispatch(conn: &Arc<Conn>, frame: Frame) -> Result<(), FrameError> {
+    let Frame {
+        framing,
+        header,
+        protocol,
+        mut message,
+    } = frame;
+    let envelope = protocol.read_message_header(&mut message)?;
+    let oneway = match envelope.kind {
+        MessageType::Call => false,
+        MessageType::Oneway => true,
+        other => {
+            return Err(FrameError::Malformed(format!(
+                "a client sent a message of type {other:?}"
+            )));
+        }
+    };
+    let mut cx = Context::new();
+    cx.set_seq_id(envelope.seq_id);
+    let mut idl_service = None;
+    // Apache Thrift's multiplexed protocol names the service before the method.
+    let (method, name) = match envelope.name.find(':') {
+        Some(i) => {
+            idl_service = Some(envelope.name.slice_ref(&envelope.name[..i]));
+            let method = envelope.name.slice_ref(&envelope.name[i + 1..]);
+            (method.clone(), method)
+        }
+        None => (envelope.name.clone(), envelope.name),
+    };
+    cx.callee_mut().method = method.clone();
+    cx.callee_mut().service = conn.shared.config.service_name.clone();
+    cx.caller_mut().address = conn.peer.clone();
+    if let Some(header) = header {
+        for (k, v) in header.strings {
+            match &*k {
+                str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
+                str_key::IDL_SERVICE_NAME => idl_service = Some(v),
+                _ => {
+                    cx.metadata_mut().insert(k, v);
+                }
+            }
+        }
+        for (k, v) in header.ints {
+            match k {
+                int_key::FROM_SERVICE => cx.caller_mut().service = v,
+                int_key::RPC_TIMEOUT => {
+                    if let Ok(ms) = v.parse::<u64>() {
+                        if ms > 0 {
+                            cx.shorten_deadline(Duration::from_millis(ms));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(name) = idl_service {
+        cx.extensions_mut().insert(IdlService(name));
+    }
+    let req = ThriftRequest {
+        method,
+        oneway,
+        protocol,
+        body: message,
+    };
+    let reply = ReplyTo {
+        framing,
+        protocol,
+        seq_id: envelope.seq_id,
+        name,
+    };
+    conn.in_flight.fetch_add(1, Ordering::AcqRel);
+    let guard = InFlight(Arc::clone(conn));
+    let mut call = Box::pin(handle(guard, cx, req, reply));
+    // Most handlers finish without waiting; running them here saves a task per call. The
+    // no-op waker is fine: a call that is not finished is spawned, and its task polls it again
+    // with a real waker.
+    let mut task_cx = TaskContext::from_waker(Waker::noop());
+    if call.as_mut().poll(&mut task_cx).is_pending() {
+        let hard_stop = conn.shared.hard_stop.clone();
+        conn.shared.tasks.spawn(async move {
+            tokio::select! {
+                _ = call => {}
+                _ = hard_stop.cancelled() => {}
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Counts a call in flight until dropped, whether the call finished, panicked or was cut off.
+struct InFlight(Arc<Conn>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_one();
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string panic")
+}
+
+async fn handle(guard: InFlight, mut cx: Context, req: ThriftRequest, reply: ReplyTo) {
+    let conn = &guard.0;
+    let oneway = req.oneway;
+    let deadline = cx.deadline();
+    let result = {
+        let call = conn.shared.service.call(&mut cx, req);
+        let timed = async {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d.into(), call)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Status::deadline_exceeded("deadline passed on the server"))
+                    }),
+                None => call.await,
+            }
+        };
+        let mut timed = pin!(timed);
+        poll_fn(
+            |task| match catch_unwind(AssertUnwindSafe(|| timed.as_mut().poll(task))) {
+                Ok(Poll::Ready(result)) => Poll::Ready(result),
+                Ok(Poll::Pending) => Poll::Pending,
+                Err(panic) => {
+                    let message = panic_message(&*panic);
+                    tracing::error!(panic = message, "handler panicked");
+                    Poll::Ready(Err(Status::internal(format!(
+                        "handler panicked: {message}"
+                    ))))
+                }
+            },
+        )
+        .await
+    };
+    if oneway {
+        if let Err(status) = result {
+            tracing::debug!(%status, method = cx.method(), "oneway call failed");
+        }
+        return;
+    }
+    write_reply(conn, &cx, &reply, result).await;
+}
+
+async fn write_reply(
+    conn: &Conn,
+    cx: &Context,
+    reply: &ReplyTo,
+    result: Result<ThriftResponse, Status>,
+) {
+    let max_frame = conn.shared.config.max_frame_size;
+    let draining = conn.draining.load(Ordering::Acquire);
+    let written = conn
+        .queue
+        .push_wait(|buf, _| {
+            let ok = match &result {
+                Ok(resp) => {
+                    debug_assert_eq!(resp.protocol, reply.protocol, "a reply in another protocol");
+                    let info = |w: &mut HeaderWriter<'_>| {
+                        w.strings(reply_strings(cx, None, draining));
+                    };
+                    write_frame(
+                        buf,
+                        reply.framing,
+                        reply.protocol,
+                        max_frame,
+                        reply.seq_id,
+                        &reply.name,
+                        MessageType::Reply,
+                        &info,
+                        |b| b.extend_from_slice(&resp.body),
+                    )
+                }
+                Err(status) => write_exception(buf, cx, reply, status, max_frame, draining),
+            };
+            if let Err(e) = ok {
+                // Only a reply over the frame limit fails to encode: say so instead.
+                let status = Status::resource_exhausted(format!("reply not sent: {e}"));
+                tracing::warn!(method = cx.method(), %status, "reply too large");
+                let _ = write_exception(buf, cx, reply, &status, max_frame, draining);
+            }
+        })
+        .await;
+    if written.is_err() {
+        tracing::debug!(
+            method = cx.method(),
+            "connection closed before the reply was sent"
+        );
+    }
+}
+
+fn write_exception(
+    buf: &mut BytesMut,
+    cx: &Context,
+    reply: &ReplyTo,
+    status: &Status,
+    max_frame: usize,
+    draining: bool,
+) -> Result<(), FrameError> {
+    let exception = ApplicationException::from_status(status);
+    let info = |w: &mut HeaderWriter<'_>| {
+        w.strings(reply_strings(cx, Some(status), draining));
+    };
+    write_frame(
+        buf,
+        reply.framing,
+        reply.protocol,
+        max_frame,
+        reply.seq_id,
+        &reply.name,
+        MessageType::Exception,
+        &info,
+        |b| reply.protocol.encode(&exception, b),
+    )
+}
+
+/// The string info of a reply: the handler's response metadata, the exact status code of an
+/// error, and the drain notice.
+fn reply_strings<'a>(
+    cx: &'a Context,
+    status: Option<&Status>,
+    draining: bool,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    let code = status.map(|s| {
+        (
+            str_key::STATUS_CODE,
+            CODE_STRINGS[s.code().as_i32() as usize],
+        )
+    });
+    let reset = draining.then_some((str_key::CONNECTION_READY_TO_RESET, "1"));
+    cx.response_metadata()
+        .iter()
+        .map(|(k, v)| (&**k, &**v))
+        .chain(code)
+        .chain(reset)
+}

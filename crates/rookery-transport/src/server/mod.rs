@@ -1,0 +1,271 @@
+//! The server: accept loop, per-connection protocol detection, routing, limits, and graceful
+//! shutdown.
+
+mod conn;
+mod router;
+
+use std::{io, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytestring::ByteString;
+use rookery_codec::thrift::DecodeLimits;
+use rookery_core::{BoxService, Service};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub use router::{IdlService, NamedService, Router};
+
+use crate::{Address, DEFAULT_MAX_FRAME_SIZE, Listener, ThriftRequest, ThriftResponse};
+
+/// Settings of a [`Server`].
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) limits: DecodeLimits,
+    pub(crate) service_name: ByteString,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+            max_connections: 10_000,
+            drain_timeout: Duration::from_secs(30),
+            limits: DecodeLimits::default(),
+            service_name: ByteString::new(),
+        }
+    }
+}
+
+/// Builds a [`Server`].
+#[derive(Debug, Default)]
+pub struct ServerBuilder {
+    config: Config,
+}
+
+impl ServerBuilder {
+    /// The largest frame a client may send (16 MiB by default). A larger one closes the
+    /// connection before its body is read; a reply over it becomes an error reply.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.config.max_frame_size = bytes.min(i32::MAX as usize);
+        self
+    }
+
+    /// How many connections may be open at once (10 000 by default); connections past it are
+    /// closed as soon as they are accepted, with a logged reason.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// How long in-flight calls may run after shutdown starts before they are cut off (30 s
+    /// by default).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// How deeply structs and containers in a message may nest (64 by default).
+    pub fn max_depth(mut self, depth: u16) -> Self {
+        self.config.limits.max_depth = depth;
+        self
+    }
+
+    /// The name this server is known by (its registry name), put in each call's context as
+    /// the callee's service.
+    pub fn service_name(mut self, name: impl Into<ByteString>) -> Self {
+        self.config.service_name = name.into();
+        self
+    }
+
+    /// Builds a server that hands every call to `service`, usually a [`Router`] wrapped in
+    /// layers.
+    pub fn build<S>(self, service: S) -> Server
+    where
+        S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+    {
+        Server {
+            config: self.config,
+            service: BoxService::new(service),
+        }
+    }
+}
+
+/// A server for the native protocol: it accepts TTHeader, framed and buffered Thrift, binary
+/// and compact, on one port, and answers each connection the way it was called.
+///
+/// ```no_run
+/// # use rookery_transport::{Router, Server, Address};
+/// # async fn run(router: Router) -> std::io::Result<()> {
+/// let handle = Server::builder().build(router).bind(&"127.0.0.1:9090".parse()?).await?;
+/// println!("listening on {}", handle.local_addr());
+/// handle.stop().await; // drain in-flight calls, then close
+/// # Ok(())
+/// # }
+/// ```
+pub struct Server {
+    config: Config,
+    service: BoxService<ThriftRequest, ThriftResponse>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// What connections share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) service: BoxService<ThriftRequest, ThriftResponse>,
+    /// Cancelled when shutdown starts: stop accepting, drain.
+    pub(crate) draining: CancellationToken,
+    /// Cancelled when the drain deadline passes: cut everything off.
+    pub(crate) hard_stop: CancellationToken,
+    /// Connection tasks and the handler tasks they spawn.
+    pub(crate) tasks: TaskTracker,
+}
+
+impl Server {
+    /// A builder with the defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Binds `addr` and starts serving on it.
+    pub async fn bind(self, addr: &Address) -> io::Result<ServerHandle> {
+        let listener = addr.bind().await?;
+        self.serve(listener)
+    }
+
+    /// Starts serving on a bound listener, in a background task.
+    pub fn serve(self, listener: Listener) -> io::Result<ServerHandle> {
+        let local_addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            config: self.config,
+            service: self.service,
+            draining: CancellationToken::new(),
+            hard_stop: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        let (done_tx, done_rx) = watch::channel(false);
+        tokio::spawn(run(listener, Arc::clone(&shared), done_tx));
+        Ok(ServerHandle {
+            local_addr,
+            shared,
+            done: done_rx,
+        })
+    }
+}
+
+async fn run(listener: Listener, shared: Arc<Shared>, done: watch::Sender<bool>) {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shared.draining.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Running out of file descriptors and the like: back off briefly, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(
+                peer = ?peer,
+                limit = shared.config.max_connections,
+                "closing connection: too many connections"
+            );
+            drop(stream);
+            continue;
+        };
+        let conn_shared = Arc::clone(&shared);
+        shared.tasks.spawn(async move {
+            conn::serve_connection(stream, peer, conn_shared).await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    shared.tasks.close();
+    tokio::select! {
+        _ = shared.tasks.wait() => {}
+        _ = tokio::time::sleep(shared.config.drain_timeout) => {
+            tracing::warn!(
+                remaining = shared.tasks.len(),
+                "drain deadline passed; cutting off the calls still running"
+            );
+            shared.hard_stop.cancel();
+            shared.tasks.wait().await;
+        }
+    }
+    let _ = done.send(true);
+}
+
+/// Controls a running [`Server`].
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: Address,
+    shared: Arc<Shared>,
+    done: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> &Address {
+        &self.local_addr
+    }
+
+    /// The TCP address the server listens on, if it listens on TCP.
+    pub fn local_socket_addr(&self) -> Option<SocketAddr> {
+        match &self.local_addr {
+            Address::Tcp(addr) => Some(*addr),
+            Address::Unix(_) => None,
+        }
+    }
+
+    /// The number of connections and calls being served now.
+    pub fn active_tasks(&self) -> usize {
+        self.shared.tasks.len()
+    }
+
+    /// Starts a graceful shutdown and returns at once: the listener closes, clients are told
+    /// to stop sending on their connections, and in-flight calls run to completion within the
+    /// drain timeout.
+    pub fn shutdown(&self) {
+        self.shared.draining.cancel();
+    }
+
+    /// Whether shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.draining.is_cancelled()
+    }
+
+    /// Waits until the server has stopped: after [`shutdown`](ServerHandle::shutdown), once
+    /// every connection is closed.
+    pub async fn wait(&self) {
+        let mut done = self.done.clone();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    /// Shuts down gracefully and waits until the server has stopped.
+    pub async fn stop(&self) {
+        self.shutdown();
+        self.wait().await;
+    }
+}
