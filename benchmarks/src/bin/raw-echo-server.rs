@@ -56,7 +56,11 @@ async fn main() {
                         }
                     });
                 }
-                Err(e) => eprintln!("raw-echo-server: accept failed: {e}"),
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    eprintln!("raw-echo-server: accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
             }
         }
     };
