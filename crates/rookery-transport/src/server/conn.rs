@@ -103,7 +103,9 @@ pub(super) async fn serve_connection(
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
-                    last_frame = Instant::now();
+                    if draining {
+                        last_frame = Instant::now();
+                    }
                     if let Err(e) = dispatch(&conn, frame) {
                         break 'read Close::Bad(e);
                     }
@@ -129,7 +131,10 @@ pub(super) async fn serve_connection(
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(READ_RESERVE);
         }
-        let grace = tokio::time::sleep(CONTROL_GRACE.saturating_sub(last_frame.elapsed()));
+        // Built lazily: only polled (and only then timed) while draining.
+        let grace = async move {
+            tokio::time::sleep(CONTROL_GRACE.saturating_sub(last_frame.elapsed())).await;
+        };
         tokio::select! {
             biased;
             _ = shared.hard_stop.cancelled() => break Close::HardStop,
@@ -140,6 +145,7 @@ pub(super) async fn serve_connection(
             },
             _ = shared.draining.cancelled(), if !draining => {
                 draining = true;
+                last_frame = Instant::now();
                 start_drain(&conn, decoder.framing());
             }
             _ = conn.idle.notified(), if draining => {}
