@@ -1,0 +1,104 @@
+//! What the fuzz targets run: arbitrary bytes through every reader the codec offers, with the
+//! invariants that must hold whatever the input.
+//!
+//! The message types are the integration tests' hand-written ones (`AllTypes` has a field of
+//! every Thrift type), shared through `#[path]` so that the fuzzer decodes exactly what the
+//! tests check.
+
+use bytes::Bytes;
+use rookery_codec::thrift::{
+    ApplicationException, BinaryReader, CompactReader, DecodeError, DecodeLimits, Protocol,
+    ProtocolRead, TType, ThriftDecode,
+};
+
+#[allow(dead_code)]
+#[path = "../../crates/rookery-codec/tests/common/types.rs"]
+mod types;
+
+use types::{AllTypes, Choice, Inner, Lists, Nest};
+
+/// Decodes `M` from a slice: the reader that copies, not the zero-copy one.
+fn decode_slice<M: ThriftDecode>(protocol: Protocol, data: &[u8]) -> Result<M, DecodeError> {
+    match protocol {
+        Protocol::Binary => M::decode(&mut BinaryReader::new(data)),
+        Protocol::Compact => M::decode(&mut CompactReader::new(data)),
+    }
+}
+
+/// Skips one struct; how many bytes it took.
+fn skip_struct(protocol: Protocol, data: &[u8]) -> Result<usize, DecodeError> {
+    fn run<R: ProtocolRead>(mut r: R, total: usize) -> Result<usize, DecodeError> {
+        r.skip(TType::Struct)?;
+        Ok(total - r.remaining())
+    }
+    match protocol {
+        Protocol::Binary => run(BinaryReader::new(data), data.len()),
+        Protocol::Compact => run(CompactReader::new(data), data.len()),
+    }
+}
+
+/// Runs `data` through every Thrift reader of `protocol`. Panics only if an invariant breaks
+/// (or, which is the point, if the codec panics).
+pub fn thrift(protocol: Protocol, data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+
+    // A struct with every type: the zero-copy and the copying reader agree, and what decodes
+    // encodes to bytes that decode to the same encoding again.
+    let all = protocol.decode::<AllTypes>(bytes.clone());
+    let all_slice = decode_slice::<AllTypes>(protocol, data);
+    match (&all, &all_slice) {
+        (Ok(a), Ok(b)) => assert_eq!(protocol.encode_to_bytes(a), protocol.encode_to_bytes(b)),
+        (Err(a), Err(b)) => assert_eq!(a, b),
+        _ => panic!("the Bytes and slice readers disagree: {all:?} / {all_slice:?}"),
+    }
+    if let Ok(value) = &all {
+        let again = protocol.encode_to_bytes(value);
+        assert_eq!(again.len(), protocol.encoded_len(value));
+        let twice: AllTypes = protocol
+            .decode(again.clone())
+            .expect("a re-encoding decodes");
+        assert_eq!(protocol.encode_to_bytes(&twice), again);
+        assert_eq!(skip_struct(protocol, &again), Ok(again.len()));
+    }
+
+    // Other shapes: a union, deep recursion, the exception struct.
+    let _ = protocol.decode::<Inner>(bytes.clone());
+    let _ = protocol.decode::<Choice>(bytes.clone());
+    let _ = protocol.decode::<Nest>(bytes.clone());
+    let _ = protocol.decode::<Lists>(bytes.clone());
+    let _ = protocol.decode::<ApplicationException>(bytes.clone());
+
+    // Skipping an unknown struct, over a slice and over Bytes.
+    let skipped = skip_struct(protocol, data);
+    let skipped_bytes = match protocol {
+        Protocol::Binary => {
+            let mut r = BinaryReader::new(bytes.clone());
+            r.skip(TType::Struct).map(|()| data.len() - r.remaining())
+        }
+        Protocol::Compact => {
+            let mut r = CompactReader::new(bytes.clone());
+            r.skip(TType::Struct).map(|()| data.len() - r.remaining())
+        }
+    };
+    assert_eq!(skipped, skipped_bytes);
+    if let Ok(len) = skipped {
+        assert!(len <= data.len());
+    }
+
+    // Message envelopes: the readers directly, the header helper, and measuring.
+    let _ = BinaryReader::new(data).read_message_begin();
+    let _ = CompactReader::new(data).read_message_begin();
+    let mut rest = bytes.clone();
+    let header = protocol.read_message_header(&mut rest);
+    if header.is_err() {
+        assert_eq!(rest, bytes, "a failed header read leaves the buffer alone");
+    }
+    let measured = protocol.measure_message(data, DecodeLimits::default());
+    if let Ok(Some(len)) = measured {
+        assert!(len <= data.len());
+        assert!(header.is_ok(), "a measured message has a header");
+        let header_len = data.len() - rest.len();
+        assert_eq!(skip_struct(protocol, &rest), Ok(len - header_len));
+        let _ = protocol.decode::<AllTypes>(rest);
+    }
+}
