@@ -156,8 +156,62 @@ impl WriteQueue {
         batch > self.taken.load(Ordering::Acquire)
     }
 
-    /// Runs the writer until the queue is closed and flushed, or the socket fails. Aborts the
-    /// queue when it returns, so producers see the connection is gone.
+    /// Writes everything buffered so far to `io`, batch after batch, until the buffer is
+    /// empty: for a connection task that writes itself. Returns whether the queue is closing
+    /// (so nothing more will come).
+    pub(crate) async fn flush(&self, io: &mut WriteHalf, spare: &mut BytesMut) -> io::Result<bool> {
+        loop {
+            match self.take(spare) {
+                Take::Batch(batch) => self.write_batch(io, spare, batch).await?,
+                Take::Empty { closing } => return Ok(closing),
+                Take::Aborted => return Ok(true),
+            }
+        }
+    }
+
+    /// Waits until a frame is pushed into an empty buffer (or the queue closes).
+    pub(crate) async fn pushed(&self) {
+        self.wake_writer.notified().await;
+    }
+
+    fn take(&self, spare: &mut BytesMut) -> Take {
+        let mut st = self.lock();
+        if st.aborted {
+            return Take::Aborted;
+        }
+        if st.buf.is_empty() {
+            return Take::Empty {
+                closing: st.closing,
+            };
+        }
+        std::mem::swap(&mut st.buf, spare);
+        let batch = st.batch;
+        self.taken.store(batch, Ordering::Release);
+        st.batch += 1;
+        drop(st);
+        self.drained.notify_waiters();
+        Take::Batch(batch)
+    }
+
+    async fn write_batch(
+        &self,
+        io: &mut WriteHalf,
+        spare: &mut BytesMut,
+        batch: u64,
+    ) -> io::Result<()> {
+        io.write_all(spare).await?;
+        self.written.store(batch, Ordering::Release);
+        self.flushed.notify_waiters();
+        if spare.capacity() > SHRINK_ABOVE {
+            *spare = BytesMut::with_capacity(INITIAL_CAPACITY);
+        } else {
+            spare.clear();
+        }
+        Ok(())
+    }
+
+    /// Runs a writer task until the queue is closed and flushed, or the socket fails. Aborts
+    /// the queue when it returns, so producers see the connection is gone.
     pub(crate) async fn run_writer(&self, mut io: WriteHalf) -> io::Result<()> {
         let result = self.write_loop(&mut io).await;
         self.abort();
@@ -166,40 +220,22 @@ impl WriteQueue {
 
     async fn write_loop(&self, io: &mut WriteHalf) -> io::Result<()> {
         let mut spare = BytesMut::with_capacity(INITIAL_CAPACITY);
-        let mut batch = 0;
         loop {
-            let finished = {
-                let mut st = self.lock();
-                if st.aborted {
+            match self.take(&mut spare) {
+                Take::Batch(batch) => self.write_batch(io, &mut spare, batch).await?,
+                Take::Empty { closing: true } => {
+                    let _ = io.shutdown().await;
                     return Ok(());
                 }
-                if !st.buf.is_empty() {
-                    std::mem::swap(&mut st.buf, &mut spare);
-                    batch = st.batch;
-                    self.taken.store(batch, Ordering::Release);
-                    st.batch += 1;
-                    false
-                } else {
-                    st.closing
-                }
-            };
-            if finished {
-                let _ = io.shutdown().await;
-                return Ok(());
-            }
-            if spare.is_empty() {
-                self.wake_writer.notified().await;
-                continue;
-            }
-            self.drained.notify_waiters();
-            io.write_all(&spare).await?;
-            self.written.store(batch, Ordering::Release);
-            self.flushed.notify_waiters();
-            if spare.capacity() > SHRINK_ABOVE {
-                spare = BytesMut::with_capacity(INITIAL_CAPACITY);
-            } else {
-                spare.clear();
+                Take::Empty { closing: false } => self.wake_writer.notified().await,
+                Take::Aborted => return Ok(()),
             }
         }
     }
+}
+
+enum Take {
+    Batch(u64),
+    Empty { closing: bool },
+    Aborted,
 }

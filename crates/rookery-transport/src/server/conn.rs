@@ -19,11 +19,15 @@ use bytes::BytesMut;
 use bytestring::ByteString;
 use rookery_codec::thrift::{ApplicationException, MessageType, Protocol};
 use rookery_core::{Context, Service, Status};
-use tokio::{io::AsyncReadExt, sync::Notify};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::Notify,
+};
 
 use super::{IdlService, Shared};
 use crate::{
     Stream, ThriftRequest, ThriftResponse,
+    addr::WriteHalf,
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
     queue::WriteQueue,
     ttheader::{HeaderWriter, int_key, str_key},
@@ -78,7 +82,7 @@ pub(super) async fn serve_connection(
     shared: Arc<Shared>,
 ) {
     let peer_name = peer.map(|p| ByteString::from(p.to_string()));
-    let (mut rd, wr) = stream.into_split();
+    let (mut rd, mut wr) = stream.into_split();
     let conn = Arc::new(Conn {
         shared: Arc::clone(&shared),
         queue: WriteQueue::new(),
@@ -88,14 +92,14 @@ pub(super) async fn serve_connection(
         control: AtomicBool::new(false),
         peer: peer_name,
     });
-    let writer = {
-        let conn = Arc::clone(&conn);
-        tokio::spawn(async move { conn.queue.run_writer(wr).await })
-    };
 
+    // One task reads, runs the calls that finish at once, and writes their replies together
+    // after each read, the way a hand-written echo loop would: no hand-off to another task on
+    // the common path. Replies of calls that had to wait arrive through the queue and wake it.
     let config = &shared.config;
     let mut decoder = FrameDecoder::detecting(config.max_frame_size, config.limits);
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
+    let mut spare = BytesMut::with_capacity(READ_RESERVE);
     let mut draining = false;
     let mut last_frame = Instant::now();
 
@@ -113,6 +117,9 @@ pub(super) async fn serve_connection(
                 Ok(None) => break,
                 Err(e) => break 'read Close::Bad(e),
             }
+        }
+        if let Err(close) = flush(&conn, &mut wr, &mut spare).await {
+            break close;
         }
         if draining && conn.in_flight.load(Ordering::Acquire) == 0 && buf.is_empty() {
             let waited = last_frame.elapsed();
@@ -143,6 +150,7 @@ pub(super) async fn serve_connection(
                 Ok(_) => {}
                 Err(e) => break Close::Io(e),
             },
+            _ = conn.queue.pushed() => {}
             _ = shared.draining.cancelled(), if !draining => {
                 draining = true;
                 last_frame = Instant::now();
@@ -154,39 +162,51 @@ pub(super) async fn serve_connection(
     };
 
     let peer = conn.peer.as_deref().unwrap_or("unix");
-    match &close {
-        Close::Bad(reason) => {
-            tracing::warn!(peer, %reason, "closing connection");
-            conn.queue.abort();
-        }
-        Close::Io(e) => {
-            tracing::debug!(peer, error = %e, "connection failed");
-            conn.queue.abort();
-        }
-        Close::HardStop => {
-            tracing::warn!(peer, "closing connection: drain deadline passed");
-            conn.queue.abort();
-        }
+    let close = match close {
         Close::Eof | Close::Drained => {
             if !buf.is_empty() {
                 tracing::debug!(peer, bytes = buf.len(), "connection closed inside a frame");
             }
-            // Finish the calls already started, then flush their replies and close.
-            while conn.in_flight.load(Ordering::Acquire) > 0 {
-                tokio::select! {
-                    _ = conn.idle.notified() => {}
-                    _ = shared.hard_stop.cancelled() => {
-                        conn.queue.abort();
-                        break;
-                    }
-                }
-            }
-            conn.queue.close();
+            finish(&conn, &mut wr, &mut spare).await.err()
+        }
+        other => Some(other),
+    };
+    conn.queue.abort();
+    match close {
+        None => {}
+        Some(Close::Bad(reason)) => tracing::warn!(peer, %reason, "closing connection"),
+        Some(Close::Io(e)) => tracing::debug!(peer, error = %e, "connection failed"),
+        Some(Close::HardStop) => tracing::warn!(peer, "closing connection: drain deadline passed"),
+        Some(Close::Eof | Close::Drained) => {}
+    }
+}
+
+/// Writes the replies queued so far, unless the drain deadline passes first.
+async fn flush(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
+    tokio::select! {
+        biased;
+        _ = conn.shared.hard_stop.cancelled() => Err(Close::HardStop),
+        flushed = conn.queue.flush(wr, spare) => flushed.map(|_| ()).map_err(Close::Io),
+    }
+}
+
+/// Finishes the calls already started, writes their replies, and closes the write side.
+async fn finish(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
+    loop {
+        flush(conn, wr, spare).await?;
+        if conn.in_flight.load(Ordering::Acquire) == 0 {
+            break;
+        }
+        tokio::select! {
+            _ = conn.idle.notified() => {}
+            _ = conn.queue.pushed() => {}
+            _ = conn.shared.hard_stop.cancelled() => return Err(Close::HardStop),
         }
     }
-    if let Ok(Err(e)) = writer.await {
-        tracing::debug!(peer, error = %e, "writing to connection failed");
-    }
+    conn.queue.close();
+    flush(conn, wr, spare).await?;
+    let _ = wr.shutdown().await;
+    Ok(())
 }
 
 /// Tells the client the connection is going away: a control frame to clients that understand
