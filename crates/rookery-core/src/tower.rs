@@ -1,4 +1,4 @@
-//! Adapters between rookery's [`Service`](crate::Service) and [`tower::Service`](tower_service::Service),
+//! Adapters between rookery's [`Service`] and [`tower::Service`](tower_service::Service),
 //! both ways, so that the tower ecosystem's middleware (limits, buffers, load shedding) wraps
 //! rookery services and rookery layers wrap tower services.
 //!
