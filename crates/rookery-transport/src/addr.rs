@@ -213,6 +213,35 @@ pub enum WriteHalf {
     Unix(unix::OwnedWriteHalf),
 }
 
+impl WriteHalf {
+    /// Writes what the socket takes now without waiting: an error of kind `WouldBlock` when
+    /// it takes nothing.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            WriteHalf::Tcp(w) => w.try_write(buf),
+            WriteHalf::Unix(w) => w.try_write(buf),
+        }
+    }
+
+    /// Waits until the socket may take more bytes.
+    pub async fn writable(&self) -> io::Result<()> {
+        match self {
+            WriteHalf::Tcp(w) => w.writable().await,
+            WriteHalf::Unix(w) => w.writable().await,
+        }
+    }
+
+    /// Shuts the writing side down (the peer reads end of stream), through a shared
+    /// reference.
+    pub fn shutdown_write(&self) -> io::Result<()> {
+        let sock = match self {
+            WriteHalf::Tcp(w) => socket2::SockRef::from(w.as_ref()),
+            WriteHalf::Unix(w) => socket2::SockRef::from(w.as_ref()),
+        };
+        sock.shutdown(std::net::Shutdown::Write)
+    }
+}
+
 macro_rules! delegate_read {
     ($ty:ident) => {
         impl AsyncRead for $ty {

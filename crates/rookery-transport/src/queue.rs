@@ -30,7 +30,27 @@ struct State {
     batch: u64,
     closing: bool,
     aborted: bool,
+    /// Someone is writing: a caller inline, or the writer task. Only the holder writes, and it
+    /// keeps writing until the buffer is empty before it lets go.
+    lease: bool,
+    /// A batch a caller could not finish without waiting, handed to the writer task with the
+    /// lease.
+    handoff: Option<Handoff>,
+    /// The spare buffer the lease holder swaps with, while nobody holds the lease.
+    spare: Option<BytesMut>,
 }
+
+/// A batch being written: its bytes, how many are written, its number.
+#[derive(Debug)]
+struct Handoff {
+    data: BytesMut,
+    offset: usize,
+    batch: u64,
+}
+
+/// How many batches a caller writes inline, for itself and others, before it hands the lease
+/// to the writer task: enough to batch under load, few enough to keep its own latency low.
+const INLINE_ROUNDS: usize = 4;
 
 /// The queue was closed: the connection is going away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +77,9 @@ impl WriteQueue {
                 batch: 1,
                 closing: false,
                 aborted: false,
+                lease: false,
+                handoff: None,
+                spare: Some(BytesMut::with_capacity(INITIAL_CAPACITY)),
             }),
             wake_writer: Notify::new(),
             drained: Notify::new(),
@@ -184,13 +207,7 @@ impl WriteQueue {
                 closing: st.closing,
             };
         }
-        std::mem::swap(&mut st.buf, spare);
-        let batch = st.batch;
-        self.taken.store(batch, Ordering::Release);
-        st.batch += 1;
-        drop(st);
-        self.drained.notify_waiters();
-        Take::Batch(batch)
+        Take::Batch(self.swap_locked(&mut st, spare))
     }
 
     async fn write_batch(
@@ -210,25 +227,172 @@ impl WriteQueue {
         Ok(())
     }
 
-    /// Runs a writer task until the queue is closed and flushed, or the socket fails. Aborts
-    /// the queue when it returns, so producers see the connection is gone.
-    pub(crate) async fn run_writer(&self, mut io: WriteHalf) -> io::Result<()> {
-        let result = self.write_loop(&mut io).await;
+    /// Appends a frame and, unless someone is writing already, writes it at once from the
+    /// caller's task (with whatever else is buffered), without waking the writer task. If the
+    /// socket cannot take it all now, the rest is handed to the writer task; a socket error
+    /// aborts the queue. For connections whose frames come from many tasks.
+    pub(crate) async fn push_and_write<R>(
+        &self,
+        io: &WriteHalf,
+        write: impl FnOnce(&mut BytesMut, u64) -> R,
+    ) -> Result<R, Closed> {
+        self.below_high_water().await?;
+        let mut st = self.lock();
+        if st.closing {
+            return Err(Closed);
+        }
+        let batch = st.batch;
+        let out = write(&mut st.buf, batch);
+        if st.lease || st.buf.is_empty() {
+            // The holder of the lease writes it before it lets go.
+            return Ok(out);
+        }
+        st.lease = true;
+        let mut data = st.spare.take().unwrap_or_default();
+        let batch = self.swap_locked(&mut st, &mut data);
+        drop(st);
+        self.write_inline(io, data, batch);
+        Ok(out)
+    }
+
+    async fn below_high_water(&self) -> Result<(), Closed> {
+        loop {
+            let drained = self.drained.notified();
+            {
+                let st = self.lock();
+                if st.closing {
+                    return Err(Closed);
+                }
+                if st.buf.len() < HIGH_WATER {
+                    return Ok(());
+                }
+            }
+            drained.await;
+        }
+    }
+
+    fn swap_locked(&self, st: &mut State, data: &mut BytesMut) -> u64 {
+        std::mem::swap(&mut st.buf, data);
+        let batch = st.batch;
+        self.taken.store(batch, Ordering::Release);
+        st.batch += 1;
+        self.drained.notify_waiters();
+        batch
+    }
+
+    fn mark_written(&self, batch: u64) {
+        self.written.store(batch, Ordering::Release);
+        self.flushed.notify_waiters();
+    }
+
+    /// Writes batches with non-blocking writes while the lease is held by the caller.
+    fn write_inline(&self, io: &WriteHalf, mut data: BytesMut, mut batch: u64) {
+        let mut offset = 0;
+        let mut rounds = 0;
+        loop {
+            match io.try_write(&data[offset..]) {
+                Ok(n) => offset += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "write failed");
+                    self.abort();
+                    return;
+                }
+            }
+            let mut st = self.lock();
+            if offset < data.len() || rounds + 1 >= INLINE_ROUNDS {
+                // The socket is full, or this caller wrote enough for others: the writer task
+                // takes over, lease and all.
+                st.handoff = Some(Handoff {
+                    data,
+                    offset,
+                    batch,
+                });
+                drop(st);
+                self.wake_writer.notify_one();
+                return;
+            }
+            self.mark_written(batch);
+            rounds += 1;
+            data.clear();
+            if st.aborted || st.buf.is_empty() {
+                st.lease = false;
+                st.spare = Some(data);
+                let closing = st.closing;
+                drop(st);
+                if closing {
+                    self.wake_writer.notify_one();
+                }
+                return;
+            }
+            batch = self.swap_locked(&mut st, &mut data);
+            offset = 0;
+        }
+    }
+
+    /// Runs the writer task of a connection written through
+    /// [`push_and_write`](WriteQueue::push_and_write): it finishes batches callers hand over,
+    /// writes what accumulates while it holds the lease, and shuts the socket's write side
+    /// once the queue is closed and empty. Aborts the queue when it returns.
+    pub(crate) async fn run_writer(&self, io: &WriteHalf) -> io::Result<()> {
+        let result = self.writer_loop(io).await;
         self.abort();
         result
     }
 
-    async fn write_loop(&self, io: &mut WriteHalf) -> io::Result<()> {
-        let mut spare = BytesMut::with_capacity(INITIAL_CAPACITY);
+    async fn writer_loop(&self, io: &WriteHalf) -> io::Result<()> {
         loop {
-            match self.take(&mut spare) {
-                Take::Batch(batch) => self.write_batch(io, &mut spare, batch).await?,
-                Take::Empty { closing: true } => {
-                    let _ = io.shutdown().await;
+            let job = {
+                let mut st = self.lock();
+                if st.aborted {
                     return Ok(());
                 }
-                Take::Empty { closing: false } => self.wake_writer.notified().await,
-                Take::Aborted => return Ok(()),
+                if let Some(job) = st.handoff.take() {
+                    Some(job)
+                } else if !st.lease && !st.buf.is_empty() {
+                    st.lease = true;
+                    let mut data = st.spare.take().unwrap_or_default();
+                    let batch = self.swap_locked(&mut st, &mut data);
+                    Some(Handoff {
+                        data,
+                        offset: 0,
+                        batch,
+                    })
+                } else if !st.lease && st.closing {
+                    drop(st);
+                    let _ = io.shutdown_write();
+                    return Ok(());
+                } else {
+                    None
+                }
+            };
+            let Some(mut job) = job else {
+                self.wake_writer.notified().await;
+                continue;
+            };
+            // Holding the lease: write until the buffer is empty, then let go.
+            loop {
+                while job.offset < job.data.len() {
+                    match io.try_write(&job.data[job.offset..]) {
+                        Ok(n) => job.offset += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.writable().await?,
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.mark_written(job.batch);
+                job.data.clear();
+                let mut st = self.lock();
+                if st.aborted || st.buf.is_empty() {
+                    st.lease = false;
+                    st.spare = Some(if job.data.capacity() > SHRINK_ABOVE {
+                        BytesMut::with_capacity(INITIAL_CAPACITY)
+                    } else {
+                        job.data
+                    });
+                    break;
+                }
+                job.batch = self.swap_locked(&mut st, &mut job.data);
+                job.offset = 0;
             }
         }
     }

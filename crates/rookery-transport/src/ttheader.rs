@@ -81,6 +81,9 @@ pub mod protocol_id {
 }
 
 /// A decoded TTHeader: everything before the payload.
+///
+/// The info blocks are checked when the header is decoded and read in place when asked for,
+/// so a header costs no allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Header {
     /// The flags field.
@@ -89,23 +92,111 @@ pub struct Header {
     pub seq_id: i32,
     /// The payload's protocol id.
     pub protocol_id: u8,
-    /// String key/values, in wire order.
-    pub strings: Vec<(ByteString, ByteString)>,
-    /// Integer-keyed values, in wire order.
-    pub ints: Vec<(u16, ByteString)>,
-    /// The ACL token, if one was sent.
-    pub token: Option<Bytes>,
+    /// The info blocks, checked.
+    info: Bytes,
+}
+
+/// One entry of a header's info blocks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InfoEntry {
+    /// A string key/value.
+    Str(ByteString, ByteString),
+    /// An integer-keyed value.
+    Int(u16, ByteString),
+    /// An access token.
+    Token(Bytes),
+}
+
+/// Walks a header's info blocks, entry by entry; see [`Header::entries`].
+#[derive(Debug)]
+pub struct InfoIter {
+    buf: Bytes,
+    /// Entries left in the current block, and its kind.
+    left: u16,
+    kind: u8,
+}
+
+impl InfoIter {
+    fn new(buf: Bytes) -> Self {
+        InfoIter {
+            buf,
+            left: 0,
+            kind: info::PADDING,
+        }
+    }
+
+    fn next_entry(&mut self) -> Result<Option<InfoEntry>, FrameError> {
+        while self.left == 0 {
+            if !self.buf.has_remaining() {
+                return Ok(None);
+            }
+            self.kind = self.buf.get_u8();
+            match self.kind {
+                info::PADDING => {}
+                info::KEY_VALUE | info::INT_KEY_VALUE => {
+                    self.left = take_u16(&mut self.buf, "info count")?;
+                }
+                info::ACL_TOKEN_KEY_VALUE => {
+                    let len = usize::from(take_u16(&mut self.buf, "token length")?);
+                    if self.buf.remaining() < len {
+                        return Err(malformed("token overruns the header"));
+                    }
+                    return Ok(Some(InfoEntry::Token(self.buf.split_to(len))));
+                }
+                other => return Err(malformed(format!("unknown info id {other:#04x}"))),
+            }
+        }
+        self.left -= 1;
+        if self.kind == info::KEY_VALUE {
+            let k = take_str(&mut self.buf, "string info key")?;
+            let v = take_str(&mut self.buf, "string info value")?;
+            Ok(Some(InfoEntry::Str(k, v)))
+        } else {
+            let k = take_u16(&mut self.buf, "int info key")?;
+            let v = take_str(&mut self.buf, "int info value")?;
+            Ok(Some(InfoEntry::Int(k, v)))
+        }
+    }
+}
+
+impl Iterator for InfoIter {
+    type Item = Result<InfoEntry, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_entry() {
+            Ok(Some(entry)) => Some(Ok(entry)),
+            Ok(None) => None,
+            Err(e) => {
+                // Stop after the first error.
+                self.buf = Bytes::new();
+                self.left = 0;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 impl Header {
-    /// The value of a string key.
-    pub fn string(&self, key: &str) -> Option<&ByteString> {
-        self.strings.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The info entries in wire order, in one pass. The block structure was checked when the
+    /// header was decoded; an entry that is not UTF-8 is an error here.
+    pub fn entries(&self) -> InfoIter {
+        InfoIter::new(self.info.clone())
     }
 
-    /// The value of an integer key.
-    pub fn int(&self, key: u16) -> Option<&ByteString> {
-        self.ints.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    /// The value of a string key (entries that do not decode are passed over).
+    pub fn string(&self, key: &str) -> Option<ByteString> {
+        self.entries().find_map(|e| match e {
+            Ok(InfoEntry::Str(k, v)) if k == key => Some(v),
+            _ => None,
+        })
+    }
+
+    /// The value of an integer key (entries that do not decode are passed over).
+    pub fn int(&self, key: u16) -> Option<ByteString> {
+        self.entries().find_map(|e| match e {
+            Ok(InfoEntry::Int(k, v)) if k == key => Some(v),
+            _ => None,
+        })
     }
 }
 
@@ -130,8 +221,54 @@ fn take_str(buf: &mut Bytes, what: &str) -> Result<ByteString, FrameError> {
     ByteString::try_from(buf.split_to(len)).map_err(|_| malformed(format!("{what} is not UTF-8")))
 }
 
+/// Checks the structure of info blocks (every count and length within the header) without
+/// building anything, so that walking them later cannot run past the end.
+fn check(mut b: &[u8]) -> Result<(), FrameError> {
+    fn u16_at(b: &mut &[u8], what: &str) -> Result<usize, FrameError> {
+        match b {
+            [hi, lo, rest @ ..] => {
+                let v = usize::from(u16::from_be_bytes([*hi, *lo]));
+                *b = rest;
+                Ok(v)
+            }
+            _ => Err(malformed(format!("header ends inside {what}"))),
+        }
+    }
+    fn skip(b: &mut &[u8], what: &str) -> Result<(), FrameError> {
+        let len = u16_at(b, what)?;
+        if b.len() < len {
+            return Err(malformed(format!(
+                "{what} of {len} bytes overruns the header"
+            )));
+        }
+        *b = &b[len..];
+        Ok(())
+    }
+    while let [id, rest @ ..] = b {
+        b = rest;
+        match *id {
+            info::PADDING => {}
+            info::KEY_VALUE => {
+                for _ in 0..u16_at(&mut b, "info count")? {
+                    skip(&mut b, "string info key")?;
+                    skip(&mut b, "string info value")?;
+                }
+            }
+            info::INT_KEY_VALUE => {
+                for _ in 0..u16_at(&mut b, "info count")? {
+                    u16_at(&mut b, "int info key")?;
+                    skip(&mut b, "int info value")?;
+                }
+            }
+            info::ACL_TOKEN_KEY_VALUE => skip(&mut b, "token")?,
+            other => return Err(malformed(format!("unknown info id {other:#04x}"))),
+        }
+    }
+    Ok(())
+}
+
 /// Decodes a TTHeader frame body (everything after the 4-byte length): returns the header and
-/// the payload, which shares `frame`'s memory.
+/// the payload, which share `frame`'s memory.
 pub fn decode(mut frame: Bytes) -> Result<(Header, Bytes), FrameError> {
     if frame.remaining() < 10 {
         return Err(malformed(format!(
@@ -160,47 +297,16 @@ pub fn decode(mut frame: Bytes) -> Result<(Header, Bytes), FrameError> {
             "ttheader transforms ({transforms}) are not supported"
         )));
     }
-    let mut out = Header {
-        flags,
-        seq_id,
-        protocol_id,
-        ..Header::default()
-    };
-    while header.has_remaining() {
-        match header.get_u8() {
-            info::PADDING => {}
-            info::KEY_VALUE => {
-                let count = take_u16(&mut header, "string info count")?;
-                // Each pair takes at least 4 bytes: bound the allocation by what is present.
-                out.strings
-                    .reserve(usize::from(count).min(header.remaining() / 4));
-                for _ in 0..count {
-                    let k = take_str(&mut header, "string info key")?;
-                    let v = take_str(&mut header, "string info value")?;
-                    out.strings.push((k, v));
-                }
-            }
-            info::INT_KEY_VALUE => {
-                let count = take_u16(&mut header, "int info count")?;
-                out.ints
-                    .reserve(usize::from(count).min(header.remaining() / 4));
-                for _ in 0..count {
-                    let k = take_u16(&mut header, "int info key")?;
-                    let v = take_str(&mut header, "int info value")?;
-                    out.ints.push((k, v));
-                }
-            }
-            info::ACL_TOKEN_KEY_VALUE => {
-                let len = usize::from(take_u16(&mut header, "token length")?);
-                if header.remaining() < len {
-                    return Err(malformed("token overruns the header"));
-                }
-                out.token = Some(header.split_to(len));
-            }
-            other => return Err(malformed(format!("unknown info id {other:#04x}"))),
-        }
-    }
-    Ok((out, frame))
+    check(&header)?;
+    Ok((
+        Header {
+            flags,
+            seq_id,
+            protocol_id,
+            info: header,
+        },
+        frame,
+    ))
 }
 
 /// Writes a TTHeader frame into a buffer: [`begin`](HeaderWriter::begin) writes the fixed part,
@@ -334,9 +440,10 @@ mod tests {
         let (h, payload) = decode(buf.freeze().slice(4..)).unwrap();
         assert_eq!(h.seq_id, 7);
         assert_eq!(h.protocol_id, protocol_id::COMPACT);
-        assert_eq!(h.string("trace").map(|v| &**v), Some("abc"));
-        assert_eq!(h.string("k").map(|v| &**v), Some(""));
-        assert_eq!(h.int(int_key::RPC_TIMEOUT).map(|v| &**v), Some("250"));
+        assert_eq!(h.string("trace").as_deref(), Some("abc"));
+        assert_eq!(h.string("k").as_deref(), Some(""));
+        assert_eq!(h.int(int_key::RPC_TIMEOUT).as_deref(), Some("250"));
+        assert_eq!(h.entries().count(), 4);
         assert_eq!(&payload[..], b"payload");
     }
 

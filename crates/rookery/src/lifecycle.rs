@@ -190,7 +190,7 @@ impl ServiceBuilder {
 #[derive(Debug)]
 pub struct Service {
     info: ServiceInfo,
-    server: Server,
+    server: Server<Router>,
     hooks: Hooks,
 }
 

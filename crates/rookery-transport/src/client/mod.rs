@@ -18,7 +18,7 @@ pub use dial::Backoff;
 use crate::{
     Address, DEFAULT_MAX_FRAME_SIZE, ThriftRequest, ThriftResponse,
     frame::{Frame, FrameError, Framing, write_frame},
-    ttheader::{HeaderWriter, int_key, str_key},
+    ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
 };
 
 /// How a [`Client`] uses connections.
@@ -375,12 +375,20 @@ pub(crate) fn read_reply(
     } = frame;
     let mut exact_code = None;
     if let Some(header) = header {
-        for (k, v) in header.strings {
-            match &*k {
-                str_key::STATUS_CODE => exact_code = v.parse::<i32>().ok().map(Code::from_i32),
-                str_key::CONNECTION_READY_TO_RESET => {}
-                _ => {
-                    cx.response_metadata_mut().insert(k, v);
+        for entry in header.entries() {
+            match entry {
+                Ok(InfoEntry::Str(k, v)) => match &*k {
+                    str_key::STATUS_CODE => exact_code = v.parse::<i32>().ok().map(Code::from_i32),
+                    str_key::CONNECTION_READY_TO_RESET => {}
+                    _ => {
+                        cx.response_metadata_mut().insert(k, v);
+                    }
+                },
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Status::internal(format!(
+                        "reply header does not decode: {e}"
+                    )));
                 }
             }
         }

@@ -15,7 +15,7 @@ use tokio::{io::AsyncReadExt, sync::oneshot};
 use super::{Config, dial::DialState, read_reply, write_request};
 use crate::{
     Stream, ThriftRequest, ThriftResponse,
-    addr::ReadHalf,
+    addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder},
     queue::WriteQueue,
     ttheader::str_key,
@@ -105,6 +105,7 @@ struct Pending {
 struct MuxConn {
     config: Arc<Config>,
     queue: WriteQueue,
+    wr: WriteHalf,
     pending: Mutex<Pending>,
     next_seq: AtomicI32,
     state: AtomicU8,
@@ -117,6 +118,7 @@ impl MuxConn {
         let conn = Arc::new(MuxConn {
             config,
             queue: WriteQueue::new(),
+            wr,
             pending: Mutex::new(Pending::default()),
             next_seq: AtomicI32::new(1),
             state: AtomicU8::new(OPEN),
@@ -124,7 +126,7 @@ impl MuxConn {
         });
         let writer = Arc::clone(&conn);
         tokio::spawn(async move {
-            if let Err(e) = writer.queue.run_writer(wr).await {
+            if let Err(e) = writer.queue.run_writer(&writer.wr).await {
                 writer.fail_all(Status::unavailable(format!(
                     "writing to {} failed: {e}",
                     writer.config.addr
@@ -154,7 +156,7 @@ impl MuxConn {
         let mut tx = (!req.oneway).then_some(tx);
         let pushed = self
             .queue
-            .push_wait(|buf, batch| {
+            .push_and_write(&self.wr, |buf, batch| {
                 write_request(buf, &self.config, cx, &req, seq_id, announce)?;
                 if let Some(reply) = tx.take() {
                     // Registered before the writer can send the frame, so no reply can beat it.

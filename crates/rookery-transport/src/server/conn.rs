@@ -30,7 +30,7 @@ use crate::{
     addr::WriteHalf,
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
     queue::WriteQueue,
-    ttheader::{HeaderWriter, int_key, str_key},
+    ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
 };
 
 /// How long a drained connection whose client understands control frames may stay idle
@@ -43,7 +43,8 @@ const CODE_STRINGS: [&str; 17] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
 ];
 
-struct Conn {
+struct Conn<S> {
+    service: Arc<S>,
     shared: Arc<Shared>,
     queue: WriteQueue,
     in_flight: AtomicUsize,
@@ -76,14 +77,18 @@ enum Close {
     Io(std::io::Error),
 }
 
-pub(super) async fn serve_connection(
+pub(super) async fn serve_connection<S>(
     stream: Stream,
     peer: Option<SocketAddr>,
+    service: Arc<S>,
     shared: Arc<Shared>,
-) {
+) where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
     let peer_name = peer.map(|p| ByteString::from(p.to_string()));
     let (mut rd, mut wr) = stream.into_split();
     let conn = Arc::new(Conn {
+        service,
         shared: Arc::clone(&shared),
         queue: WriteQueue::new(),
         in_flight: AtomicUsize::new(0),
@@ -182,7 +187,7 @@ pub(super) async fn serve_connection(
 }
 
 /// Writes the replies queued so far, unless the drain deadline passes first.
-async fn flush(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
+async fn flush<S>(conn: &Conn<S>, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
     tokio::select! {
         biased;
         _ = conn.shared.hard_stop.cancelled() => Err(Close::HardStop),
@@ -191,7 +196,7 @@ async fn flush(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<
 }
 
 /// Finishes the calls already started, writes their replies, and closes the write side.
-async fn finish(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
+async fn finish<S>(conn: &Conn<S>, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result<(), Close> {
     loop {
         flush(conn, wr, spare).await?;
         if conn.in_flight.load(Ordering::Acquire) == 0 {
@@ -211,7 +216,7 @@ async fn finish(conn: &Conn, wr: &mut WriteHalf, spare: &mut BytesMut) -> Result
 
 /// Tells the client the connection is going away: a control frame to clients that understand
 /// them (replies to the others carry the same header as they go).
-fn start_drain(conn: &Conn, framing: Option<Framing>) {
+fn start_drain<S>(conn: &Conn<S>, framing: Option<Framing>) {
     conn.draining.store(true, Ordering::Release);
     // Only TTHeader can carry a header-only frame, and only our own clients expect one.
     if !framing.is_some_and(Framing::has_header) || !conn.control.load(Ordering::Relaxed) {
@@ -228,7 +233,10 @@ fn start_drain(conn: &Conn, framing: Option<Framing>) {
 
 /// Starts one call: builds its context from the frame, then runs it inline if it completes
 /// at once, or in its own task if it waits.
-fn dispatch(conn: &Arc<Conn>, frame: Frame) -> Result<(), FrameError> {
+fn dispatch<S>(conn: &Arc<Conn<S>>, frame: Frame) -> Result<(), FrameError>
+where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
     let Frame {
         framing,
         header,
@@ -261,26 +269,24 @@ fn dispatch(conn: &Arc<Conn>, frame: Frame) -> Result<(), FrameError> {
     cx.callee_mut().service = conn.shared.config.service_name.clone();
     cx.caller_mut().address = conn.peer.clone();
     if let Some(header) = header {
-        for (k, v) in header.strings {
-            match &*k {
-                str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
-                str_key::IDL_SERVICE_NAME => idl_service = Some(v),
-                _ => {
-                    cx.metadata_mut().insert(k, v);
-                }
-            }
-        }
-        for (k, v) in header.ints {
-            match k {
-                int_key::FROM_SERVICE => cx.caller_mut().service = v,
-                int_key::RPC_TIMEOUT => {
+        for entry in header.entries() {
+            match entry? {
+                InfoEntry::Str(k, v) => match &*k {
+                    str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
+                    str_key::IDL_SERVICE_NAME => idl_service = Some(v),
+                    _ => {
+                        cx.metadata_mut().insert(k, v);
+                    }
+                },
+                InfoEntry::Int(int_key::FROM_SERVICE, v) => cx.caller_mut().service = v,
+                InfoEntry::Int(int_key::RPC_TIMEOUT, v) => {
                     if let Ok(ms) = v.parse::<u64>() {
                         if ms > 0 {
                             cx.shorten_deadline(Duration::from_millis(ms));
                         }
                     }
                 }
-                _ => {}
+                InfoEntry::Int(..) | InfoEntry::Token(_) => {}
             }
         }
     }
@@ -319,9 +325,9 @@ fn dispatch(conn: &Arc<Conn>, frame: Frame) -> Result<(), FrameError> {
 }
 
 /// Counts a call in flight until dropped, whether the call finished, panicked or was cut off.
-struct InFlight(Arc<Conn>);
+struct InFlight<S>(Arc<Conn<S>>);
 
-impl Drop for InFlight {
+impl<S> Drop for InFlight<S> {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.idle.notify_one();
@@ -337,12 +343,15 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("a non-string panic")
 }
 
-async fn handle(guard: InFlight, mut cx: Context, req: ThriftRequest, reply: ReplyTo) {
+async fn handle<S>(guard: InFlight<S>, mut cx: Context, req: ThriftRequest, reply: ReplyTo)
+where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
     let conn = &guard.0;
     let oneway = req.oneway;
     let deadline = cx.deadline();
     let result = {
-        let call = conn.shared.service.call(&mut cx, req);
+        let call = conn.service.call(&mut cx, req);
         let timed = async {
             match deadline {
                 Some(d) => tokio::time::timeout_at(d.into(), call)
@@ -378,8 +387,8 @@ async fn handle(guard: InFlight, mut cx: Context, req: ThriftRequest, reply: Rep
     write_reply(conn, &cx, &reply, result).await;
 }
 
-async fn write_reply(
-    conn: &Conn,
+async fn write_reply<S>(
+    conn: &Conn<S>,
     cx: &Context,
     reply: &ReplyTo,
     result: Result<ThriftResponse, Status>,

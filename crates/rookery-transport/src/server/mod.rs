@@ -8,7 +8,7 @@ use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytestring::ByteString;
 use rookery_codec::thrift::DecodeLimits;
-use rookery_core::{BoxService, Service};
+use rookery_core::Service;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -81,13 +81,13 @@ impl ServerBuilder {
 
     /// Builds a server that hands every call to `service`, usually a [`Router`] wrapped in
     /// layers.
-    pub fn build<S>(self, service: S) -> Server
+    pub fn build<S>(self, service: S) -> Server<S>
     where
         S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
     {
         Server {
             config: self.config,
-            service: BoxService::new(service),
+            service,
         }
     }
 }
@@ -104,12 +104,12 @@ impl ServerBuilder {
 /// # Ok(())
 /// # }
 /// ```
-pub struct Server {
+pub struct Server<S> {
     config: Config,
-    service: BoxService<ThriftRequest, ThriftResponse>,
+    service: S,
 }
 
-impl std::fmt::Debug for Server {
+impl<S> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("config", &self.config)
@@ -117,10 +117,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// What connections share.
+/// What connections share, besides the service.
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) service: BoxService<ThriftRequest, ThriftResponse>,
     /// Cancelled when shutdown starts: stop accepting, drain.
     pub(crate) draining: CancellationToken,
     /// Cancelled when the drain deadline passes: cut everything off.
@@ -129,12 +128,17 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
 }
 
-impl Server {
+impl Server<()> {
     /// A builder with the defaults.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
+}
 
+impl<S> Server<S>
+where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
     /// Binds `addr` and starts serving on it.
     pub async fn bind(self, addr: &Address) -> io::Result<ServerHandle> {
         let listener = addr.bind().await?;
@@ -146,13 +150,17 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             config: self.config,
-            service: self.service,
             draining: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
         let (done_tx, done_rx) = watch::channel(false);
-        tokio::spawn(run(listener, Arc::clone(&shared), done_tx));
+        tokio::spawn(run(
+            listener,
+            Arc::new(self.service),
+            Arc::clone(&shared),
+            done_tx,
+        ));
         Ok(ServerHandle {
             local_addr,
             shared,
@@ -161,7 +169,10 @@ impl Server {
     }
 }
 
-async fn run(listener: Listener, shared: Arc<Shared>, done: watch::Sender<bool>) {
+async fn run<S>(listener: Listener, service: Arc<S>, shared: Arc<Shared>, done: watch::Sender<bool>)
+where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
         let accepted = tokio::select! {
@@ -188,8 +199,9 @@ async fn run(listener: Listener, shared: Arc<Shared>, done: watch::Sender<bool>)
             continue;
         };
         let conn_shared = Arc::clone(&shared);
+        let conn_service = Arc::clone(&service);
         shared.tasks.spawn(async move {
-            conn::serve_connection(stream, peer, conn_shared).await;
+            conn::serve_connection(stream, peer, conn_service, conn_shared).await;
             drop(slot);
         });
     }
