@@ -2,7 +2,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use rookery_codec::{
     DecodeError,
-    thrift::{Protocol, ThriftDecode, ThriftEncode},
+    thrift::{DecodeLimits, Protocol, ThriftDecode, ThriftEncode},
 };
 
 /// A Thrift call as transports carry it: the method, and its arguments struct still encoded.
@@ -19,6 +19,8 @@ pub struct ThriftRequest {
     pub protocol: Protocol,
     /// The encoded arguments struct.
     pub body: Bytes,
+    /// The limits [`decode`](ThriftRequest::decode) enforces: a server sets its own.
+    pub limits: DecodeLimits,
 }
 
 impl ThriftRequest {
@@ -33,6 +35,7 @@ impl ThriftRequest {
             oneway: false,
             protocol,
             body: protocol.encode_to_bytes(args),
+            limits: DecodeLimits::default(),
         }
     }
 
@@ -44,7 +47,7 @@ impl ThriftRequest {
 
     /// Decodes the arguments struct; strings in it share the request's memory.
     pub fn decode<A: ThriftDecode>(&self) -> Result<A, DecodeError> {
-        self.protocol.decode(self.body.clone())
+        self.protocol.decode_with(self.body.clone(), self.limits)
     }
 }
 
@@ -59,6 +62,8 @@ pub struct ThriftResponse {
     pub protocol: Protocol,
     /// The encoded result struct.
     pub body: Bytes,
+    /// The limits [`decode`](ThriftResponse::decode) enforces: a client sets its own.
+    pub limits: DecodeLimits,
 }
 
 impl ThriftResponse {
@@ -67,6 +72,7 @@ impl ThriftResponse {
         ThriftResponse {
             protocol,
             body: protocol.encode_to_bytes(result),
+            limits: DecodeLimits::default(),
         }
     }
 
@@ -75,11 +81,12 @@ impl ThriftResponse {
         ThriftResponse {
             protocol,
             body: Bytes::new(),
+            limits: DecodeLimits::default(),
         }
     }
 
     /// Decodes the result struct.
     pub fn decode<R: ThriftDecode>(&self) -> Result<R, DecodeError> {
-        self.protocol.decode(self.body.clone())
+        self.protocol.decode_with(self.body.clone(), self.limits)
     }
 }

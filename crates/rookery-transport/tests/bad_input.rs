@@ -991,12 +991,10 @@ async fn a_slow_client_sending_one_byte_at_a_time() {
 /// it while cutting messages; framed and TTHeader ones should too, when the handler decodes
 /// the arguments.
 ///
-/// Fails today: `ThriftRequest::decode` decodes with `DecodeLimits::default()` (64 levels),
-/// not the server's configured limits, so a framed call nested 20 deep reaches a server
-/// configured for 8 and is answered as valid (and a limit above 64 cannot be raised for
-/// framed calls either). See the report: the request needs to carry the server's limits.
+/// (Until the request carried the server's limits, `ThriftRequest::decode` used the default
+/// 64 levels, so a framed call nested 20 deep reached a server configured for 8 and was
+/// answered as valid.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: max_depth is not applied to framed/TTHeader arguments (ThriftRequest::decode uses the default limits)"]
 async fn the_configured_max_depth_applies_to_every_framing() {
     logs();
     let tiny = Tiny::default();

@@ -129,6 +129,12 @@ impl ClientBuilder {
         self
     }
 
+    /// How deeply structs and containers in a reply may nest (64 by default).
+    pub fn max_depth(mut self, depth: u16) -> Self {
+        self.config.limits.max_depth = depth;
+        self
+    }
+
     /// The caller's service name, sent to the server (TTHeader's from-service).
     pub fn caller(mut self, name: impl Into<ByteString>) -> Self {
         self.config.caller = name.into();
@@ -366,6 +372,7 @@ pub(crate) fn read_reply(
     cx: &mut Context,
     frame: Frame,
     seq_id: i32,
+    limits: DecodeLimits,
 ) -> Result<ThriftResponse, Status> {
     let Frame {
         header,
@@ -406,10 +413,11 @@ pub(crate) fn read_reply(
         MessageType::Reply => Ok(ThriftResponse {
             protocol,
             body: message,
+            limits,
         }),
         MessageType::Exception => {
             let exception: ApplicationException = protocol
-                .decode(message)
+                .decode_with(message, limits)
                 .map_err(|e| Status::internal(format!("exception does not decode: {e}")))?;
             Err(exception.into_status(exact_code))
         }

@@ -209,7 +209,7 @@ impl MuxConn {
         };
         std::mem::forget(guard);
         match outcome {
-            Ok(Ok(frame)) => read_reply(cx, frame, seq_id),
+            Ok(Ok(frame)) => read_reply(cx, frame, seq_id, self.config.limits),
             Ok(Err(status)) => Err(status),
             Err(_) => Err(Status::unavailable(format!(
                 "connection to {} closed",

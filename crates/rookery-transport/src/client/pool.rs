@@ -146,7 +146,7 @@ impl PoolClient {
                 if !reset {
                     self.release(conn);
                 }
-                read_reply(cx, frame, seq_id)
+                read_reply(cx, frame, seq_id, self.config.limits)
             }
             Err(status) => Err(status),
         };

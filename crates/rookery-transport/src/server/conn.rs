@@ -298,6 +298,7 @@ where
         oneway,
         protocol,
         body: message,
+        limits: conn.shared.config.limits,
     };
     let reply = ReplyTo {
         framing,
