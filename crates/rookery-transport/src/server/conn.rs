@@ -106,6 +106,7 @@ pub(super) async fn serve_connection<S>(
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
     let mut spare = BytesMut::with_capacity(READ_RESERVE);
     let mut draining = false;
+    let mut last_read_done = false;
     let mut last_frame = Instant::now();
 
     let close = 'read: loop {
@@ -126,11 +127,25 @@ pub(super) async fn serve_connection<S>(
         if let Err(close) = flush(&conn, &mut wr, &mut spare).await {
             break close;
         }
-        if draining && conn.in_flight.load(Ordering::Acquire) == 0 && buf.is_empty() {
-            let waited = last_frame.elapsed();
-            if !conn.control.load(Ordering::Relaxed) || waited >= CONTROL_GRACE {
+        if draining {
+            let control = conn.control.load(Ordering::Relaxed);
+            let idle = conn.in_flight.load(Ordering::Acquire) == 0 && buf.is_empty();
+            // A client that understands control frames was told to stop and closes when its
+            // calls are answered: keep serving it until then (or until it is quiet for a
+            // while). Any other client cannot be told: serve what it sent before the drain
+            // began, then stop reading and finish.
+            let take_last = if control {
+                idle && last_frame.elapsed() >= CONTROL_GRACE
+            } else {
+                true
+            };
+            if take_last {
+                if last_read_done {
+                    break Close::Drained;
+                }
                 // Take what already arrived before closing, so a call sent just before the
                 // shutdown is served rather than lost.
+                last_read_done = true;
                 buf.reserve(READ_RESERVE);
                 match rd.try_read_buf(&mut buf) {
                     Ok(0) => break Close::Eof,
