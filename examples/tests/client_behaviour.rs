@@ -458,9 +458,10 @@ async fn the_client_reconnects_after_the_server_restarts() {
         .map(|pooled| {
             let c = client(svc.addr(), pooled)
                 .with(|b| {
+                    // Long enough that the second call below surely falls in it.
                     b.backoff(Backoff {
-                        base: Duration::from_millis(400),
-                        max: Duration::from_millis(400),
+                        base: Duration::from_secs(2),
+                        max: Duration::from_secs(2),
                     })
                     .timeout(Duration::from_secs(30))
                 })
