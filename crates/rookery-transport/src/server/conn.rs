@@ -27,7 +27,7 @@ use tokio::{
 use super::{IdlService, Shared};
 use crate::{
     Stream, ThriftRequest, ThriftResponse,
-    addr::WriteHalf,
+    addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
     queue::WriteQueue,
     ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
@@ -37,6 +37,9 @@ use crate::{
 /// before the server closes it anyway.
 const CONTROL_GRACE: Duration = Duration::from_millis(500);
 const READ_RESERVE: usize = 8 * 1024;
+/// How long a drained connection keeps reading (and dropping) input after its last reply, so
+/// the client reads the replies before the socket closes.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// The decimal strings of the status codes, so an error reply allocates nothing for them.
 const CODE_STRINGS: [&str; 17] = [
@@ -183,14 +186,19 @@ pub(super) async fn serve_connection<S>(
 
     let peer = conn.peer.as_deref().unwrap_or("unix");
     let close = match close {
-        Close::Eof | Close::Drained => {
-            if !buf.is_empty() {
-                tracing::debug!(peer, bytes = buf.len(), "connection closed inside a frame");
+        Close::Eof => finish(&conn, &mut wr, &mut spare).await.err(),
+        Close::Drained => {
+            let outcome = finish(&conn, &mut wr, &mut spare).await.err();
+            if outcome.is_none() {
+                linger(&shared, &mut rd).await;
             }
-            finish(&conn, &mut wr, &mut spare).await.err()
+            outcome
         }
         other => Some(other),
     };
+    if !buf.is_empty() {
+        tracing::debug!(peer, bytes = buf.len(), "connection closed inside a frame");
+    }
     conn.queue.abort();
     match close {
         None => {}
@@ -207,6 +215,25 @@ async fn flush<S>(conn: &Conn<S>, wr: &mut WriteHalf, spare: &mut BytesMut) -> R
         biased;
         _ = conn.shared.hard_stop.cancelled() => Err(Close::HardStop),
         flushed = conn.queue.flush(wr, spare) => flushed.map(|_| ()).map_err(Close::Io),
+    }
+}
+
+/// After the write side is shut, reads and drops what the client still sends until it closes
+/// too (or for a short while): closing a socket with unread input makes the kernel reset the
+/// connection and throw away replies still queued for sending.
+async fn linger(shared: &Shared, rd: &mut ReadHalf) {
+    let mut sink = [0u8; 8 * 1024];
+    let deadline = tokio::time::sleep(LINGER);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return,
+            _ = shared.hard_stop.cancelled() => return,
+            read = rd.read(&mut sink) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+        }
     }
 }
 
