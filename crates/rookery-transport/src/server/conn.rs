@@ -38,8 +38,10 @@ use crate::{
 const CONTROL_GRACE: Duration = Duration::from_millis(500);
 const READ_RESERVE: usize = 8 * 1024;
 /// How long a drained connection keeps reading (and dropping) input after its last reply, so
-/// the client reads the replies before the socket closes.
+/// the client reads the replies before the socket closes...
 const LINGER: Duration = Duration::from_secs(2);
+/// ...unless the client sends nothing for this long.
+const LINGER_QUIET: Duration = Duration::from_millis(250);
 
 /// The decimal strings of the status codes, so an error reply allocates nothing for them.
 const CODE_STRINGS: [&str; 17] = [
@@ -219,8 +221,8 @@ async fn flush<S>(conn: &Conn<S>, wr: &mut WriteHalf, spare: &mut BytesMut) -> R
 }
 
 /// After the write side is shut, reads and drops what the client still sends until it closes
-/// too (or for a short while): closing a socket with unread input makes the kernel reset the
-/// connection and throw away replies still queued for sending.
+/// too, goes quiet, or [`LINGER`] passes: closing a socket with unread input makes the kernel
+/// reset the connection and throw away replies still queued for sending.
 async fn linger(shared: &Shared, rd: &mut ReadHalf) {
     let mut sink = [0u8; 8 * 1024];
     let deadline = tokio::time::sleep(LINGER);
@@ -228,6 +230,7 @@ async fn linger(shared: &Shared, rd: &mut ReadHalf) {
     loop {
         tokio::select! {
             _ = &mut deadline => return,
+            _ = tokio::time::sleep(LINGER_QUIET) => return,
             _ = shared.hard_stop.cancelled() => return,
             read = rd.read(&mut sink) => match read {
                 Ok(0) | Err(_) => return,
