@@ -28,6 +28,10 @@ struct PooledConn {
     rbuf: BytesMut,
     wbuf: BytesMut,
     decoder: FrameDecoder,
+    /// Whether a request on it told the server that this client understands control frames,
+    /// so that a draining server warns it (the frame waits in the socket, and `take_idle`
+    /// drops the connection) and serves what it sends meanwhile, instead of closing it idle.
+    announced: bool,
 }
 
 #[derive(Debug)]
@@ -69,7 +73,12 @@ impl PoolClient {
             if since.elapsed() > self.idle_timeout {
                 continue;
             }
-            // A server that closed an idle connection has left an end-of-stream to read.
+            // Bytes left over after a reply can only be a control frame: the server drains.
+            if !conn.rbuf.is_empty() {
+                continue;
+            }
+            // A server that closed an idle connection has left an end-of-stream to read, and
+            // one that drains it, a control frame.
             match conn.stream.try_read_buf(&mut conn.rbuf) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
                 _ => continue,
@@ -95,6 +104,7 @@ impl PoolClient {
             rbuf: BytesMut::with_capacity(8 * 1024),
             wbuf: BytesMut::with_capacity(8 * 1024),
             decoder: FrameDecoder::fixed(c.framing, c.protocol, c.max_frame_size, c.limits),
+            announced: false,
         })
     }
 
@@ -171,13 +181,15 @@ impl PoolClient {
     ) -> Result<Option<Frame>, Status> {
         let addr = &self.config.addr;
         conn.wbuf.clear();
-        write_request(&mut conn.wbuf, &self.config, cx, req, seq_id, false).map_err(|e| {
+        let announce = !conn.announced;
+        write_request(&mut conn.wbuf, &self.config, cx, req, seq_id, announce).map_err(|e| {
             Status::resource_exhausted(format!("request not sent: {e}")).with_unsent()
         })?;
         conn.stream
             .write_all(&conn.wbuf)
             .await
             .map_err(|e| Status::unavailable(format!("writing to {addr}: {e}")))?;
+        conn.announced = true;
         if req.oneway {
             return Ok(None);
         }
