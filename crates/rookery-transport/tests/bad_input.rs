@@ -189,12 +189,22 @@ async fn start_server(max_frame: Option<usize>) -> TestServer {
 // ---------------------------------------------------------------------------------------------
 // Captured log.
 
+/// The captured log of every server in this test binary: the tests run in parallel threads
+/// and their servers on runtime worker threads, so the subscriber is global, and each test
+/// looks for the lines that name its own connections.
+struct Logs {
+    text: Mutex<Vec<u8>>,
+    /// Woken on every write, so a test can wait for a line instead of polling.
+    written: tokio::sync::Notify,
+}
+
 #[derive(Clone)]
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
+struct LogWriter(&'static Logs);
 
 impl std::io::Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        self.0.text.lock().unwrap().extend_from_slice(buf);
+        self.0.written.notify_waiters();
         Ok(buf.len())
     }
 
@@ -203,14 +213,14 @@ impl std::io::Write for LogWriter {
     }
 }
 
-/// The log of every server in this test binary: the tests run in parallel threads and their
-/// servers on runtime worker threads, so the subscriber is global, and each test looks for the
-/// lines that name its own connections.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn logs() -> &'static Logs {
+    static LOGS: OnceLock<&'static Logs> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = LogWriter(Arc::clone(&buf));
+        let logs: &'static Logs = Box::leak(Box::new(Logs {
+            text: Mutex::new(Vec::new()),
+            written: tokio::sync::Notify::new(),
+        }));
+        let writer = LogWriter(logs);
         tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
@@ -219,30 +229,73 @@ fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
             ))
             .try_init()
             .expect("no other subscriber is installed");
-        buf
+        logs
     })
 }
 
-/// The captured log lines about the connection from `peer`.
-fn log_lines_for(peer: SocketAddr) -> Vec<String> {
-    let needle = format!("peer=\"{peer}\"");
-    let logs = logs().lock().unwrap();
-    String::from_utf8_lossy(&logs)
+/// How much has been logged so far: lines about a connection are looked for after the mark
+/// taken when it opened (client ports are reused, by this binary's thousands of connections
+/// too).
+fn log_mark() -> usize {
+    logs().text.lock().unwrap().len()
+}
+
+/// A client connection, as the server's log names it.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    addr: SocketAddr,
+    /// The log's length when it connected.
+    mark: usize,
+}
+
+/// The log lines logged since `mark` that satisfy `pick`.
+fn log_lines_since(mark: usize, pick: impl Fn(&str) -> bool) -> Vec<String> {
+    let text = logs().text.lock().unwrap();
+    String::from_utf8_lossy(&text[mark.min(text.len())..])
         .lines()
-        .filter(|l| l.contains(&needle))
+        .filter(|l| pick(l))
         .map(str::to_owned)
         .collect()
 }
 
-/// Asserts that one log line about `peer` contains every part of `expected`.
-fn assert_logged(peer: SocketAddr, expected: &[&str]) {
-    let lines = log_lines_for(peer);
-    assert!(
+/// The log lines about `peer`.
+fn log_lines_for(peer: Peer) -> Vec<String> {
+    let needle = format!("peer=\"{}\"", peer.addr);
+    log_lines_since(peer.mark, |l| l.contains(&needle))
+}
+
+/// Waits until `done` holds for the log lines about `peer` (the server may log a reason just
+/// after the socket closes), failing with `what` and the lines if it does not within 10 s.
+async fn wait_for_log(peer: Peer, what: &str, done: impl Fn(&[String]) -> bool) {
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let written = logs().written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            if done(&log_lines_for(peer)) {
+                return;
+            }
+            written.await;
+        }
+    })
+    .await;
+    if found.is_err() {
+        panic!(
+            "no log line about {} with {what}; its lines: {:#?}",
+            peer.addr,
+            log_lines_for(peer)
+        );
+    }
+}
+
+/// Waits for one log line about `peer` that contains every part of `expected`.
+async fn assert_logged(peer: Peer, expected: &[&str]) {
+    wait_for_log(peer, &format!("{expected:?}"), |lines| {
         lines
             .iter()
-            .any(|l| expected.iter().all(|part| l.contains(part))),
-        "no log line about {peer} with {expected:?}; its lines: {lines:#?}"
-    );
+            .any(|l| expected.iter().all(|part| l.contains(part)))
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,11 +308,12 @@ async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Outpu
     }
 }
 
-async fn connect(addr: SocketAddr) -> (TcpStream, SocketAddr) {
+async fn connect(addr: SocketAddr) -> (TcpStream, Peer) {
+    let mark = log_mark();
     let s = TcpStream::connect(addr).await.expect("connects");
     s.set_nodelay(true).unwrap();
     let local = s.local_addr().unwrap();
-    (s, local)
+    (s, Peer { addr: local, mark })
 }
 
 /// Waits until the server closes the connection, without closing our side first; returns
@@ -504,7 +558,8 @@ async fn truncated_frames_then_close() {
             assert_logged(
                 peer,
                 &["connection closed inside a frame", &format!("bytes={cut}")],
-            );
+            )
+            .await;
         }
     }
     assert_eq!(server.calls(), 0, "a truncated request reached the handler");
@@ -546,7 +601,8 @@ async fn a_frame_over_the_limit_is_refused_before_its_body() {
                 "closing connection",
                 "frame of 1073741824 bytes is over the 65536-byte limit",
             ],
-        );
+        )
+        .await;
     }
 
     // The limit itself is allowed; one byte more is not.
@@ -570,7 +626,8 @@ async fn a_frame_over_the_limit_is_refused_before_its_body() {
     assert_logged(
         peer,
         &["closing connection", "65537 bytes is over the 65536"],
-    );
+    )
+    .await;
 
     assert_eq!(
         server.calls(),
@@ -601,7 +658,8 @@ async fn a_buffered_message_over_the_limit_is_refused() {
         assert_logged(
             peer,
             &["closing connection", "is over the 65536-byte limit"],
-        );
+        )
+        .await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("buffered oversize").await;
@@ -631,7 +689,8 @@ async fn a_length_larger_than_what_follows_then_close() {
                 "connection closed inside a frame",
                 &format!("bytes={}", request.len()),
             ],
-        );
+        )
+        .await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("lying lengths").await;
@@ -662,7 +721,7 @@ async fn negative_sizes_inside_a_frame() {
                 Wire::Buffered(_) => {
                     let sent = expect_closed(&mut s, &format!("{wire:?} {what}")).await;
                     assert!(sent.is_empty());
-                    assert_logged(peer, &["closing connection", "negative size"]);
+                    assert_logged(peer, &["closing connection", "negative size"]).await;
                 }
                 _ => {
                     let reply = read_reply(&mut s, wire).await;
@@ -715,14 +774,15 @@ async fn wrong_ttheader_magic() {
     assert_logged(
         peer,
         &["closing connection", "unrecognised protocol", "0f ff"],
-    );
+    )
+    .await;
 
     let (mut s, peer) = connect(server.addr).await;
     s.write_all(&wire.echo(1, "good")).await.unwrap();
     assert_eq!(read_reply(&mut s, wire).await.echoed(), "good");
     s.write_all(&bad).await.unwrap();
     expect_closed(&mut s, "a wrong magic after a good frame").await;
-    assert_logged(peer, &["closing connection", "bad magic 0x0fff"]);
+    assert_logged(peer, &["closing connection", "bad magic 0x0fff"]).await;
 
     assert_eq!(server.calls(), 1);
     server.assert_serves("wrong magic").await;
@@ -795,7 +855,7 @@ async fn ttheader_header_lies() {
         s.write_all(&frame).await.unwrap();
         let sent = expect_closed(&mut s, what).await;
         assert!(sent.is_empty(), "{what}: {sent:?}");
-        assert_logged(peer, &["closing connection", reason]);
+        assert_logged(peer, &["closing connection", reason]).await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("ttheader lies").await;
@@ -847,16 +907,20 @@ async fn garbage_bytes() {
         s.shutdown().await.unwrap();
         let sent = expect_closed(&mut s, what).await;
         assert!(sent.is_empty(), "{what}: the server answered {sent:?}");
-        let lines = log_lines_for(peer);
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("closing connection") && l.contains(reason))
-                || lines
+        let reason = *reason;
+        wait_for_log(
+            peer,
+            &format!("a reason for {what} ({bytes:02x?})"),
+            |lines| {
+                lines
                     .iter()
-                    .any(|l| l.contains("connection closed inside a frame")),
-            "{what} ({bytes:02x?}): no reason logged; lines: {lines:#?}"
-        );
+                    .any(|l| l.contains("closing connection") && l.contains(reason))
+                    || lines
+                        .iter()
+                        .any(|l| l.contains("connection closed inside a frame"))
+            },
+        )
+        .await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("garbage").await;
@@ -881,7 +945,7 @@ async fn a_struct_nested_100_000_deep() {
         match wire {
             Wire::Buffered(_) => {
                 expect_closed(&mut s, &format!("{wire:?} nested 100 000 deep")).await;
-                assert_logged(peer, &["closing connection", "nesting too deep"]);
+                assert_logged(peer, &["closing connection", "nesting too deep"]).await;
             }
             _ => {
                 let reply = read_reply(&mut s, wire).await;
@@ -921,6 +985,7 @@ async fn thousands_of_garbage_connections() {
     let batch = ((limit.saturating_sub(256)) / 4).clamp(16, 300);
     eprintln!("open files limit {limit}: batches of {batch}");
 
+    let start = log_mark();
     let mut peers = Vec::with_capacity(TOTAL);
     let mut opened = 0;
     while opened < TOTAL {
@@ -946,17 +1011,37 @@ async fn thousands_of_garbage_connections() {
     assert_eq!(peers.len(), TOTAL);
 
     // Every one of them was closed for a logged reason.
-    let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
-    let closed: std::collections::HashSet<&str> = logs
-        .lines()
-        .filter(|l| l.contains("closing connection") && l.contains("unrecognised protocol"))
-        .filter_map(|l| l.split("peer=\"").nth(1)?.split('"').next())
-        .collect();
-    let missing: Vec<_> = peers
-        .iter()
-        .filter(|p| !closed.contains(p.to_string().as_str()))
-        .collect();
-    assert!(missing.is_empty(), "no reason logged for {missing:?}");
+    let missing = |peers: &[Peer]| -> Vec<SocketAddr> {
+        let lines = log_lines_since(start, |l| {
+            l.contains("closing connection") && l.contains("unrecognised protocol")
+        });
+        let closed: std::collections::HashSet<&str> = lines
+            .iter()
+            .filter_map(|l| l.split("peer=\"").nth(1)?.split('"').next())
+            .collect();
+        peers
+            .iter()
+            .map(|p| p.addr)
+            .filter(|a| !closed.contains(a.to_string().as_str()))
+            .collect()
+    };
+    let all_logged = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let written = logs().written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            if missing(&peers).is_empty() {
+                return;
+            }
+            written.await;
+        }
+    })
+    .await;
+    assert!(
+        all_logged.is_ok(),
+        "no reason logged for {:?}",
+        missing(&peers)
+    );
 
     assert_eq!(server.calls(), 0);
     server
@@ -1012,7 +1097,7 @@ async fn the_configured_max_depth_applies_to_every_framing() {
         match wire {
             Wire::Buffered(_) => {
                 expect_closed(&mut s, &format!("{wire:?} nested 20 deep")).await;
-                assert_logged(peer, &["closing connection", "nesting too deep"]);
+                assert_logged(peer, &["closing connection", "nesting too deep"]).await;
             }
             _ => {
                 let reply = read_reply(&mut s, wire).await;
