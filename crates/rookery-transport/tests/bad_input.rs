@@ -126,11 +126,14 @@ struct TestServer {
     handle: ServerHandle,
     addr: SocketAddr,
     calls: Arc<AtomicUsize>,
+    /// Calls made by `assert_serves`, not counted by `calls`.
+    good: AtomicUsize,
 }
 
 impl TestServer {
+    /// Calls that reached the handler, other than the good ones of `assert_serves`.
     fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
+        self.calls.load(Ordering::SeqCst) - self.good.load(Ordering::SeqCst)
     }
 
     /// A well-behaved client, on a fresh connection, is served.
@@ -153,6 +156,7 @@ impl TestServer {
                 ),
             )
             .await;
+            self.good.fetch_add(1, Ordering::SeqCst);
             match reply {
                 Ok(EchoResult(got)) => assert_eq!(&*got, msg),
                 Err(e) => panic!("good call ({framing:?}) after {after} failed: {e}"),
@@ -183,6 +187,7 @@ async fn start_server(max_frame: Option<usize>) -> TestServer {
         handle,
         addr,
         calls,
+        good: AtomicUsize::new(0),
     }
 }
 
@@ -560,6 +565,9 @@ async fn truncated_frames_then_close() {
                 &["connection closed inside a frame", &format!("bytes={cut}")],
             )
             .await;
+            server
+                .assert_serves(&format!("{cut} bytes of {wire:?}"))
+                .await;
         }
     }
     assert_eq!(server.calls(), 0, "a truncated request reached the handler");
@@ -603,6 +611,9 @@ async fn a_frame_over_the_limit_is_refused_before_its_body() {
             ],
         )
         .await;
+        server
+            .assert_serves(&format!("a 1 GiB {what} length"))
+            .await;
     }
 
     // The limit itself is allowed; one byte more is not.
@@ -660,6 +671,9 @@ async fn a_buffered_message_over_the_limit_is_refused() {
             &["closing connection", "is over the 65536-byte limit"],
         )
         .await;
+        server
+            .assert_serves(&format!("a buffered {protocol:?} 1 GiB string"))
+            .await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("buffered oversize").await;
@@ -691,6 +705,9 @@ async fn a_length_larger_than_what_follows_then_close() {
             ],
         )
         .await;
+        server
+            .assert_serves(&format!("a lying length ({wire:?})"))
+            .await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("lying lengths").await;
@@ -752,6 +769,7 @@ async fn negative_sizes_inside_a_frame() {
                     assert_eq!(reply.echoed(), "after");
                 }
             }
+            server.assert_serves(&format!("{what} ({wire:?})")).await;
         }
     }
     assert_eq!(server.calls(), handled);
@@ -776,6 +794,7 @@ async fn wrong_ttheader_magic() {
         &["closing connection", "unrecognised protocol", "0f ff"],
     )
     .await;
+    server.assert_serves("a wrong magic first").await;
 
     let (mut s, peer) = connect(server.addr).await;
     s.write_all(&wire.echo(1, "good")).await.unwrap();
@@ -856,6 +875,7 @@ async fn ttheader_header_lies() {
         let sent = expect_closed(&mut s, what).await;
         assert!(sent.is_empty(), "{what}: {sent:?}");
         assert_logged(peer, &["closing connection", reason]).await;
+        server.assert_serves(what).await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("ttheader lies").await;
@@ -921,6 +941,7 @@ async fn garbage_bytes() {
             },
         )
         .await;
+        server.assert_serves(what).await;
     }
     assert_eq!(server.calls(), 0);
     server.assert_serves("garbage").await;
@@ -961,6 +982,9 @@ async fn a_struct_nested_100_000_deep() {
                 handled += 1;
             }
         }
+        server
+            .assert_serves(&format!("nesting 100 000 deep ({wire:?})"))
+            .await;
     }
     assert_eq!(server.calls(), handled);
     server.assert_serves("deep nesting").await;
