@@ -88,8 +88,9 @@ fn prepare() -> Result<Python, String> {
         compiler.trim().to_lowercase()
     );
 
-    let gen_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("rookery-examples-python-{}", std::process::id()));
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    remove_stale_gen_dirs(tmp);
+    let gen_dir = tmp.join(format!("{GEN_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&gen_dir);
     std::fs::create_dir_all(&gen_dir).map_err(|e| format!("creating {gen_dir:?}: {e}"))?;
     let idl = Path::new(env!("CARGO_MANIFEST_DIR")).join("idl/echo.thrift");
@@ -101,6 +102,28 @@ fn prepare() -> Result<Python, String> {
         &format!("`thrift --gen py` failed on {}", idl.display()),
     )?;
     Ok(Python { gen_dir })
+}
+
+const GEN_PREFIX: &str = "rookery-examples-python-";
+
+/// Removes the generated code of earlier runs whose process is gone (on Linux, where /proc
+/// says which are alive), so they do not pile up.
+fn remove_stale_gen_dirs(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(GEN_PREFIX)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The Python environment, prepared once per test binary; `None` when the tests are skipped.
