@@ -295,7 +295,11 @@ where
         cx: &mut Context,
         msg: impl Into<ByteString>,
     ) -> Result<ByteString, Status> {
-        let req = ThriftRequest::new("echo", self.protocol, &MsgArgs { msg: msg.into() });
+        let req = ThriftRequest::new(
+            ByteString::from_static("echo"),
+            self.protocol,
+            &MsgArgs { msg: msg.into() },
+        );
         match self.inner.call(cx, req).await?.decode::<StringResult>() {
             Ok(StringResult::Success(v)) => Ok(v),
             Ok(StringResult::Err(e)) => {
@@ -316,7 +320,7 @@ where
             code,
             message: message.into(),
         };
-        let req = ThriftRequest::new("fail", self.protocol, &args);
+        let req = ThriftRequest::new(ByteString::from_static("fail"), self.protocol, &args);
         match self.inner.call(cx, req).await?.decode::<StringResult>() {
             Ok(StringResult::Success(v)) => Ok(v),
             Ok(StringResult::Err(e)) => Err(FailError::Err(e)),
@@ -326,8 +330,12 @@ where
 
     /// Sends `notify`, a oneway call.
     pub async fn notify(&self, cx: &mut Context, msg: impl Into<ByteString>) -> Result<(), Status> {
-        let req =
-            ThriftRequest::new("notify", self.protocol, &MsgArgs { msg: msg.into() }).oneway();
+        let req = ThriftRequest::new(
+            ByteString::from_static("notify"),
+            self.protocol,
+            &MsgArgs { msg: msg.into() },
+        )
+        .oneway();
         self.inner.call(cx, req).await.map(|_| ())
     }
 }

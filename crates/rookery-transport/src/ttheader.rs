@@ -323,14 +323,14 @@ impl<'a> HeaderWriter<'a> {
     /// Starts a frame at the end of `buf`.
     pub fn begin(buf: &'a mut BytesMut, flags: u16, seq_id: i32, protocol_id: u8) -> Self {
         let frame_start = buf.len();
-        buf.put_u32(0); // length, fixed by finish_frame
-        buf.put_u16(MAGIC);
-        buf.put_u16(flags);
-        buf.put_i32(seq_id);
-        buf.put_u16(0); // header size, fixed by finish_header
-        let header_start = buf.len();
-        buf.put_u8(protocol_id);
-        buf.put_u8(0); // no transforms
+        // The fixed part in one copy: length and header size are fixed later, no transforms.
+        let [m0, m1] = MAGIC.to_be_bytes();
+        let [f0, f1] = flags.to_be_bytes();
+        let [s0, s1, s2, s3] = seq_id.to_be_bytes();
+        buf.extend_from_slice(&[
+            0, 0, 0, 0, m0, m1, f0, f1, s0, s1, s2, s3, 0, 0, protocol_id, 0,
+        ]);
+        let header_start = frame_start + 14;
         HeaderWriter {
             buf,
             frame_start,

@@ -228,13 +228,19 @@ impl Client {
         self.config.protocol
     }
 
-    /// Calls `method` with `args` and decodes its result struct.
-    pub async fn call<A, R>(&self, cx: &mut Context, method: &str, args: &A) -> Result<R, Status>
+    /// Calls `method` with `args` and decodes its result struct. (Callers with a method name
+    /// known only at run time build a [`ThriftRequest`] and call the client as a service.)
+    pub async fn call<A, R>(
+        &self,
+        cx: &mut Context,
+        method: &'static str,
+        args: &A,
+    ) -> Result<R, Status>
     where
         A: ThriftEncode + ?Sized,
         R: ThriftDecode,
     {
-        let req = ThriftRequest::new(ByteString::from(method), self.config.protocol, args);
+        let req = ThriftRequest::new(ByteString::from_static(method), self.config.protocol, args);
         let resp = Service::call(self, cx, req).await?;
         resp.decode().map_err(|e| {
             Status::internal(format!("reply to {method} does not decode: {e}")).with_source(e)
@@ -242,11 +248,17 @@ impl Client {
     }
 
     /// Sends a oneway call of `method` with `args`; returns once it is queued for writing.
-    pub async fn oneway<A>(&self, cx: &mut Context, method: &str, args: &A) -> Result<(), Status>
+    pub async fn oneway<A>(
+        &self,
+        cx: &mut Context,
+        method: &'static str,
+        args: &A,
+    ) -> Result<(), Status>
     where
         A: ThriftEncode + ?Sized,
     {
-        let req = ThriftRequest::new(ByteString::from(method), self.config.protocol, args).oneway();
+        let req = ThriftRequest::new(ByteString::from_static(method), self.config.protocol, args)
+            .oneway();
         Service::call(self, cx, req).await.map(|_| ())
     }
 }
