@@ -324,12 +324,12 @@ impl<'a> HeaderWriter<'a> {
     pub fn begin(buf: &'a mut BytesMut, flags: u16, seq_id: i32, protocol_id: u8) -> Self {
         let frame_start = buf.len();
         // The fixed part in one copy: length and header size are fixed later, no transforms.
-        let [m0, m1] = MAGIC.to_be_bytes();
-        let [f0, f1] = flags.to_be_bytes();
-        let [s0, s1, s2, s3] = seq_id.to_be_bytes();
-        buf.extend_from_slice(&[
-            0, 0, 0, 0, m0, m1, f0, f1, s0, s1, s2, s3, 0, 0, protocol_id, 0,
-        ]);
+        let mut fixed = [0u8; 16];
+        fixed[4..6].copy_from_slice(&MAGIC.to_be_bytes());
+        fixed[6..8].copy_from_slice(&flags.to_be_bytes());
+        fixed[8..12].copy_from_slice(&seq_id.to_be_bytes());
+        fixed[14] = protocol_id;
+        buf.extend_from_slice(&fixed);
         let header_start = frame_start + 14;
         HeaderWriter {
             buf,

@@ -85,6 +85,18 @@ impl MuxClient {
     }
 }
 
+impl Drop for MuxClient {
+    /// The last clone of a client is gone: its connections finish the calls in flight (none
+    /// can be left, since calls borrow the client) and close.
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            if let Some(conn) = lock(&slot.current).take() {
+                conn.queue.close();
+            }
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
