@@ -261,6 +261,11 @@ impl<H: Echo> NamedService for EchoServer<H> {
     const METHODS: &'static [&'static str] = &["echo", "fail", "notify"];
 }
 
+/// A reply that does not decode is the server's fault, not the caller's.
+fn reply_error(e: DecodeError) -> Status {
+    Status::internal(format!("reply does not decode: {e}"))
+}
+
 /// A typed client of `Echo`, over any service that carries Thrift calls (a [`Client`], or one
 /// wrapped in layers).
 #[derive(Clone, Debug)]
@@ -305,7 +310,7 @@ where
             Ok(StringResult::Err(e)) => {
                 Err(Status::internal(format!("echo cannot throw, got {e}")))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(reply_error(e)),
         }
     }
 
@@ -324,7 +329,7 @@ where
         match self.inner.call(cx, req).await?.decode::<StringResult>() {
             Ok(StringResult::Success(v)) => Ok(v),
             Ok(StringResult::Err(e)) => Err(FailError::Err(e)),
-            Err(e) => Err(FailError::Status(e.into())),
+            Err(e) => Err(FailError::Status(reply_error(e))),
         }
     }
 
