@@ -4,8 +4,8 @@
 use bytes::{Buf, Bytes};
 
 use super::{
-    BufExt, DecodeLimits, MessageHeader, MessageType, ProtocolRead, ProtocolWrite, Sink, TType,
-    checked_len, skip_value,
+    BufExt, DecodeLimits, Depth, MessageHeader, MessageType, ProtocolRead, ProtocolWrite, Sink,
+    TType, checked_len, skip_value,
 };
 use crate::{DecodeError, DecodeErrorKind};
 
@@ -113,8 +113,7 @@ impl<S: Sink> ProtocolWrite for BinaryWriter<S> {
 #[derive(Debug)]
 pub struct BinaryReader<B> {
     buf: B,
-    depth: u16,
-    limits: DecodeLimits,
+    depth: Depth,
 }
 
 impl<B: Buf> BinaryReader<B> {
@@ -127,31 +126,13 @@ impl<B: Buf> BinaryReader<B> {
     pub fn with_limits(buf: B, limits: DecodeLimits) -> Self {
         BinaryReader {
             buf,
-            depth: 0,
-            limits,
+            depth: Depth::new(limits),
         }
     }
 
     /// What is left of the input.
     pub fn into_inner(self) -> B {
         self.buf
-    }
-
-    #[inline]
-    fn enter(&mut self) -> Result<(), DecodeError> {
-        if self.depth >= self.limits.max_depth {
-            return Err(DecodeError::new(
-                DecodeErrorKind::DepthLimit,
-                format!("more than {} levels", self.limits.max_depth),
-            ));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    #[inline]
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
     }
 
     #[inline]
@@ -190,12 +171,12 @@ impl<B: Buf> ProtocolRead for BinaryReader<B> {
 
     #[inline]
     fn read_struct_begin(&mut self) -> Result<(), DecodeError> {
-        self.enter()
+        self.depth.enter()
     }
 
     #[inline]
     fn read_struct_end(&mut self) {
-        self.leave();
+        self.depth.leave();
     }
 
     #[inline]
@@ -262,13 +243,13 @@ impl<B: Buf> ProtocolRead for BinaryReader<B> {
             return Err(DecodeError::invalid("list of stop"));
         }
         let len = self.len_prefix(1, "list")?;
-        self.enter()?;
+        self.depth.enter()?;
         Ok((elem, len))
     }
 
     #[inline]
     fn read_list_end(&mut self) {
-        self.leave();
+        self.depth.leave();
     }
 
     fn read_map_begin(&mut self) -> Result<(TType, TType, usize), DecodeError> {
@@ -278,13 +259,13 @@ impl<B: Buf> ProtocolRead for BinaryReader<B> {
         if len > 0 && (key == TType::Stop || value == TType::Stop) {
             return Err(DecodeError::invalid("map of stop"));
         }
-        self.enter()?;
+        self.depth.enter()?;
         Ok((key, value, len))
     }
 
     #[inline]
     fn read_map_end(&mut self) {
-        self.leave();
+        self.depth.leave();
     }
 
     fn skip_bytes(&mut self, len: usize) -> Result<(), DecodeError> {

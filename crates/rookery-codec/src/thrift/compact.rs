@@ -4,8 +4,8 @@
 use bytes::{Buf, Bytes};
 
 use super::{
-    BufExt, DecodeLimits, MessageHeader, MessageType, ProtocolRead, ProtocolWrite, Sink, TType,
-    checked_len, skip_value,
+    BufExt, DecodeLimits, Depth, MessageHeader, MessageType, ProtocolRead, ProtocolWrite, Sink,
+    TType, checked_len, skip_value,
 };
 use crate::{DecodeError, DecodeErrorKind};
 
@@ -271,8 +271,7 @@ pub struct CompactReader<B> {
     buf: B,
     ids: FieldIds,
     pending_bool: Option<bool>,
-    depth: u16,
-    limits: DecodeLimits,
+    depth: Depth,
 }
 
 impl<B: Buf> CompactReader<B> {
@@ -287,8 +286,7 @@ impl<B: Buf> CompactReader<B> {
             buf,
             ids: FieldIds::default(),
             pending_bool: None,
-            depth: 0,
-            limits,
+            depth: Depth::new(limits),
         }
     }
 
@@ -339,23 +337,6 @@ impl<B: Buf> CompactReader<B> {
         let raw = self.varint32(what)? as i32;
         checked_len(raw.into(), min_elem, self.buf.remaining(), what)
     }
-
-    #[inline]
-    fn enter(&mut self) -> Result<(), DecodeError> {
-        if self.depth >= self.limits.max_depth {
-            return Err(DecodeError::new(
-                DecodeErrorKind::DepthLimit,
-                format!("more than {} levels", self.limits.max_depth),
-            ));
-        }
-        self.depth += 1;
-        Ok(())
-    }
-
-    #[inline]
-    fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
-    }
 }
 
 impl<B: Buf> ProtocolRead for CompactReader<B> {
@@ -382,7 +363,7 @@ impl<B: Buf> ProtocolRead for CompactReader<B> {
 
     #[inline]
     fn read_struct_begin(&mut self) -> Result<(), DecodeError> {
-        self.enter()?;
+        self.depth.enter()?;
         self.ids.push();
         Ok(())
     }
@@ -390,7 +371,7 @@ impl<B: Buf> ProtocolRead for CompactReader<B> {
     #[inline]
     fn read_struct_end(&mut self) {
         self.ids.pop();
-        self.leave();
+        self.depth.leave();
     }
 
     #[inline]
@@ -473,13 +454,13 @@ impl<B: Buf> ProtocolRead for CompactReader<B> {
             15 => self.size(1, "list")?,
             short => checked_len(short.into(), 1, self.buf.remaining(), "list")?,
         };
-        self.enter()?;
+        self.depth.enter()?;
         Ok((elem, len))
     }
 
     #[inline]
     fn read_list_end(&mut self) {
-        self.leave();
+        self.depth.leave();
     }
 
     fn read_map_begin(&mut self) -> Result<(TType, TType, usize), DecodeError> {
@@ -491,13 +472,13 @@ impl<B: Buf> ProtocolRead for CompactReader<B> {
             let kv = self.byte("map types")?;
             (ttype(kv >> 4)?, ttype(kv & 0x0f)?)
         };
-        self.enter()?;
+        self.depth.enter()?;
         Ok((key, value, len))
     }
 
     #[inline]
     fn read_map_end(&mut self) {
-        self.leave();
+        self.depth.leave();
     }
 
     fn skip_bytes(&mut self, len: usize) -> Result<(), DecodeError> {

@@ -136,6 +136,41 @@ impl Default for DecodeLimits {
     }
 }
 
+/// Counts how deeply a reader is nested in structs and containers, against the limit.
+#[derive(Debug)]
+pub(crate) struct Depth {
+    level: u16,
+    max: u16,
+}
+
+impl Depth {
+    pub(crate) fn new(limits: DecodeLimits) -> Self {
+        Depth {
+            level: 0,
+            max: limits.max_depth,
+        }
+    }
+
+    /// Goes one level deeper, or fails past the limit.
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Result<(), DecodeError> {
+        if self.level >= self.max {
+            return Err(DecodeError::new(
+                DecodeErrorKind::DepthLimit,
+                format!("more than {} levels", self.max),
+            ));
+        }
+        self.level += 1;
+        Ok(())
+    }
+
+    /// Comes back up one level.
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        self.level = self.level.saturating_sub(1);
+    }
+}
+
 /// Writes Thrift values in one protocol.
 ///
 /// Writing is infallible: sizes are computed first (see [`Protocol::encoded_len`]) and the
