@@ -61,13 +61,20 @@ pub(crate) struct Config {
     pub(crate) callee: ByteString,
 }
 
-/// Builds a [`Client`].
-#[derive(Debug)]
+/// Builds a [`Client`]. Clones make clients with the same settings, so one builder serves as
+/// the template of the clients of many addresses (a balancer's, one per instance).
+#[derive(Clone, Debug)]
 pub struct ClientBuilder {
     config: Config,
 }
 
 impl ClientBuilder {
+    /// The address to call, replacing the one the builder was made with.
+    pub fn address(mut self, addr: Address) -> Self {
+        self.config.addr = addr;
+        self
+    }
+
     /// The framing (TTHeader by default).
     pub fn framing(mut self, framing: Framing) -> Self {
         self.config.framing = framing;
