@@ -18,6 +18,7 @@
 mod addr;
 pub mod client;
 mod frame;
+pub mod health;
 mod message;
 mod queue;
 pub mod server;
@@ -26,6 +27,7 @@ pub mod ttheader;
 pub use addr::{Address, Listener, Stream};
 pub use client::{Client, ClientBuilder};
 pub use frame::{FrameError, Framing};
+pub use health::{Health, HealthState};
 pub use message::{ThriftRequest, ThriftResponse};
 pub use server::{NamedService, Router, Server, ServerBuilder, ServerHandle};
 

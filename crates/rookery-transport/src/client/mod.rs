@@ -16,8 +16,9 @@ use rookery_core::{Code, Context, Service, Status};
 pub use dial::Backoff;
 
 use crate::{
-    Address, DEFAULT_MAX_FRAME_SIZE, ThriftRequest, ThriftResponse,
+    Address, DEFAULT_MAX_FRAME_SIZE, HealthState, ThriftRequest, ThriftResponse,
     frame::{Frame, FrameError, Framing, write_frame},
+    health,
     ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
 };
 
@@ -267,6 +268,35 @@ impl Client {
         let req = ThriftRequest::new(ByteString::from_static(method), self.config.protocol, args)
             .oneway();
         Service::call(self, cx, req).await.map(|_| ())
+    }
+}
+
+impl Client {
+    /// Calls the built-in health service's `ping`: succeeds once the server answers.
+    pub async fn ping(&self, cx: &mut Context) -> Result<(), Status> {
+        self.health_call(cx, "rookery.Health:ping")
+            .await
+            .map(|_| ())
+    }
+
+    /// Asks the server's built-in health service how it is: `SERVING`, `DRAINING` or
+    /// `STARTING`.
+    pub async fn check_health(&self, cx: &mut Context) -> Result<HealthState, Status> {
+        match &*self.health_call(cx, "rookery.Health:check").await? {
+            "SERVING" => Ok(HealthState::Serving),
+            "DRAINING" => Ok(HealthState::Draining),
+            "STARTING" => Ok(HealthState::Starting),
+            other => Err(Status::internal(format!("unknown health state {other:?}"))),
+        }
+    }
+
+    async fn health_call(
+        &self,
+        cx: &mut Context,
+        method: &'static str,
+    ) -> Result<ByteString, Status> {
+        let result: health::StringResult = self.call(cx, method, &health::NoArgs).await?;
+        Ok(result.0)
     }
 }
 

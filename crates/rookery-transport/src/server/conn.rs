@@ -24,11 +24,12 @@ use tokio::{
     sync::Notify,
 };
 
-use super::{IdlService, Shared};
+use super::{IdlService, Shared, http};
 use crate::{
     Stream, ThriftRequest, ThriftResponse,
     addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
+    health,
     queue::WriteQueue,
     ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
 };
@@ -91,6 +92,28 @@ pub(super) async fn serve_connection<S>(
     S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
 {
     let peer_name = peer.map(|p| ByteString::from(p.to_string()));
+    let mut stream = stream;
+    let mut buf = BytesMut::with_capacity(READ_RESERVE);
+    // HTTP (health checks) and Thrift share the port: tell them apart by the first bytes.
+    loop {
+        match http::sniff(&buf) {
+            Some(true) => {
+                let peer = peer_name.as_deref().unwrap_or("unix");
+                http::serve(stream, buf.freeze(), shared, peer).await;
+                return;
+            }
+            Some(false) => break,
+            None => {}
+        }
+        tokio::select! {
+            biased;
+            _ = shared.draining.cancelled() => return,
+            read = stream.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+        }
+    }
     let (mut rd, mut wr) = stream.into_split();
     let conn = Arc::new(Conn {
         service,
@@ -108,7 +131,6 @@ pub(super) async fn serve_connection<S>(
     // the common path. Replies of calls that had to wait arrive through the queue and wake it.
     let config = &shared.config;
     let mut decoder = FrameDecoder::detecting(config.max_frame_size, config.limits);
-    let mut buf = BytesMut::with_capacity(READ_RESERVE);
     let mut spare = BytesMut::with_capacity(READ_RESERVE);
     let mut draining = false;
     let mut last_read_done = false;
@@ -336,6 +358,18 @@ where
         }
     }
     if let Some(name) = idl_service {
+        if name == health::SERVICE {
+            answer_health(
+                conn,
+                framing,
+                protocol,
+                name,
+                envelope.seq_id,
+                &method,
+                oneway,
+            );
+            return Ok(());
+        }
         cx.extensions_mut().insert(IdlService(name));
     }
     let req = ThriftRequest {
@@ -368,6 +402,60 @@ where
         });
     }
     Ok(())
+}
+
+/// Answers a call of the built-in health service from the server's health, without the
+/// router: every server has it, whatever it serves.
+fn answer_health<S>(
+    conn: &Conn<S>,
+    framing: Framing,
+    protocol: Protocol,
+    name: ByteString,
+    seq_id: i32,
+    method: &str,
+    oneway: bool,
+) {
+    if oneway {
+        return;
+    }
+    let state = conn.shared.config.health.get();
+    let reply: Result<&'static str, Status> = match method {
+        "ping" => Ok("pong"),
+        "check" => Ok(state.as_str()),
+        other => Err(Status::unimplemented(format!(
+            "{} has no method {other}",
+            health::SERVICE
+        ))),
+    };
+    let draining = conn.draining.load(Ordering::Acquire);
+    let max_frame = conn.shared.config.max_frame_size;
+    let to = ReplyTo {
+        framing,
+        protocol,
+        seq_id,
+        name,
+    };
+    let cx = Context::new();
+    let _ = conn.queue.push(|buf, _| match &reply {
+        Ok(text) => {
+            let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, None, draining));
+            let result = health::StringResult(ByteString::from_static(text));
+            let _ = write_frame(
+                buf,
+                framing,
+                protocol,
+                max_frame,
+                seq_id,
+                &to.name,
+                MessageType::Reply,
+                &info,
+                |b| protocol.encode(&result, b),
+            );
+        }
+        Err(status) => {
+            let _ = write_exception(buf, &cx, &to, status, max_frame, draining);
+        }
+    });
 }
 
 /// Counts a call in flight until dropped, whether the call finished, panicked or was cut off.

@@ -2,6 +2,7 @@
 //! shutdown.
 
 mod conn;
+mod http;
 mod router;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
@@ -14,7 +15,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use router::{IdlService, NamedService, Router};
 
-use crate::{Address, DEFAULT_MAX_FRAME_SIZE, Listener, ThriftRequest, ThriftResponse};
+use crate::{
+    Address, DEFAULT_MAX_FRAME_SIZE, Health, HealthState, Listener, ThriftRequest, ThriftResponse,
+};
 
 /// Settings of a [`Server`].
 #[derive(Clone, Debug)]
@@ -24,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) drain_timeout: Duration,
     pub(crate) limits: DecodeLimits,
     pub(crate) service_name: ByteString,
+    pub(crate) health: Health,
 }
 
 impl Default for Config {
@@ -34,6 +38,7 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(30),
             limits: DecodeLimits::default(),
             service_name: ByteString::new(),
+            health: Health::new(),
         }
     }
 }
@@ -76,6 +81,14 @@ impl ServerBuilder {
     /// the callee's service.
     pub fn service_name(mut self, name: impl Into<ByteString>) -> Self {
         self.config.service_name = name.into();
+        self
+    }
+
+    /// The health this server reports (`rookery.Health` calls and HTTP `/health`). The server
+    /// sets it to serving once it listens and to draining when it shuts down; share it to
+    /// change it from outside.
+    pub fn health(mut self, health: Health) -> Self {
+        self.config.health = health;
         self
     }
 
@@ -154,6 +167,7 @@ where
             hard_stop: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
+        shared.config.health.set(HealthState::Serving);
         let (done_tx, done_rx) = watch::channel(false);
         tokio::spawn(run(
             listener,
@@ -206,6 +220,7 @@ where
         });
     }
     drop(listener);
+    shared.config.health.set(HealthState::Draining);
     shared.tasks.close();
     tokio::select! {
         _ = shared.tasks.wait() => {}
@@ -251,6 +266,11 @@ impl ServerHandle {
         }
     }
 
+    /// The health the server reports.
+    pub fn health(&self) -> &Health {
+        &self.shared.config.health
+    }
+
     /// The number of connections and calls being served now.
     pub fn active_tasks(&self) -> usize {
         self.shared.tasks.len()
@@ -260,6 +280,7 @@ impl ServerHandle {
     /// to stop sending on their connections, and in-flight calls run to completion within the
     /// drain timeout.
     pub fn shutdown(&self) {
+        self.shared.config.health.set(HealthState::Draining);
         self.shared.draining.cancel();
     }
 
