@@ -1,0 +1,58 @@
+//! Test harnesses for rookery's own tests (a `publish = false`, dev-only crate).
+//!
+//! Integration tests run real things: a real etcd, a real peer process. This crate holds
+//! what those tests share, so each test says what it checks and not how to start a server:
+//!
+//! - [`EtcdServer`]: a real `etcd` as a child process on ephemeral `127.0.0.1` ports with a
+//!   temporary data directory; started ready to serve, stopped and restarted on the same
+//!   ports and data, killed on drop. It can also read and write raw keys (over etcd's JSON
+//!   gateway), so tests can seed garbage and check layouts without the code under test.
+//! - [`find_binary`]: a program on `PATH` (or named by an environment variable), with an
+//!   error that says what is missing and how to install it.
+//! - [`free_port`] / [`free_ports`]: ports nobody listens on right now.
+//! - [`ChildProcess`]: a child killed on drop, whose output lines can be waited for, and
+//!   that can be paused and resumed ([`ChildProcess::pause`] sends `SIGSTOP`); with
+//!   [`rerun_test`], a `#[test]` of the same test binary runs as that child.
+//! - [`TempDir`]: a directory removed on drop.
+//! - [`logs`]: what the code under test logged through `tracing`, to wait for a reason.
+//!
+//! Everything here blocks the calling thread (no async runtime is assumed). From inside an
+//! async test, prefer a multi-thread runtime (`#[tokio::test(flavor = "multi_thread")]`)
+//! so the code under test keeps running meanwhile.
+//!
+//! Skipping: a test that needs a missing engine fails and names it, unless the engine's skip
+//! variable is set (`ROOKERY_SKIP_ETCD=1`, see [`EtcdServer::start_or_skip`]).
+//!
+//! ```no_run
+//! use rookery_testkit::EtcdServer;
+//!
+//! let Some(etcd) = EtcdServer::start_or_skip() else { return };
+//! etcd.put("/greeting", "hello").unwrap();
+//! assert_eq!(etcd.get_prefix("/greet").unwrap()[0].value, "hello");
+//! println!("etcd serves on {}", etcd.endpoint());
+//! // Dropping it kills etcd and removes its data.
+//! ```
+
+mod binary;
+mod etcd;
+pub mod logs;
+mod net;
+mod process;
+mod tempdir;
+
+pub use binary::{MissingBinary, find_binary};
+pub use etcd::{ETCD_BIN_ENV, EtcdServer, KeyValue, SKIP_ETCD_ENV};
+pub use net::{free_port, free_ports};
+pub use process::{ChildProcess, is_rerun, rerun_test, signal};
+pub use tempdir::TempDir;
+
+/// Whether the environment variable `name` is set to something other than empty, `0` or
+/// `false`: how tests are told to skip what needs an engine the machine lacks.
+pub fn env_flag(name: &str) -> bool {
+    std::env::var(name)
+        .map(|v| {
+            let v = v.trim();
+            !(v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false"))
+        })
+        .unwrap_or(false)
+}
