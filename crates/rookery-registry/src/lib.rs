@@ -59,9 +59,7 @@ pub async fn from_url(url: &str) -> Result<Arc<dyn Registry>, RegistryError> {
         )));
     };
     match scheme {
-        "registry" => Err(RegistryError::unsupported(format!(
-            "registry://{rest}: the standalone registry client is not built yet"
-        ))),
+        "registry" => Ok(Arc::new(embedded::RemoteRegistry::connect(rest)?)),
         "static" => Ok(Arc::new(static_list::StaticList::parse(rest)?)),
         "etcd" => Err(RegistryError::unsupported(format!(
             "etcd://{rest}: the etcd backend is not built yet"

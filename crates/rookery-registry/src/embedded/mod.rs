@@ -1,37 +1,72 @@
-//! `embedded`: the registry in this process, with TTL expiry and watches. The same registry
-//! can be served to other processes over rookery's own RPC (a standalone registry, like Kite's
-//! Kontrol) and reached from them as `registry://HOST:PORT`.
+//! `embedded`: the registry in this process, with TTL expiry, watches, and its state saved to
+//! a file so that a restart keeps live instances until their TTL runs out.
+//!
+//! The same registry is served to other processes over rookery's own RPC (a standalone
+//! registry, like Kite's Kontrol) by [`EmbeddedServer`], described by `idl/registry.thrift`,
+//! and reached from them as `registry://HOST:PORT` through [`RemoteRegistry`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use rookery_registry::{Discover, Instance, Query, Registry, embedded::Embedded, protocol};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), rookery_registry::RegistryError> {
+//! let registry = Embedded::new();
+//! let instance = Instance::new("greeter", "1.0.0".parse().unwrap())
+//!     .with_address(protocol::THRIFT, "127.0.0.1:9090");
+//! let lease = registry.register(&instance, Duration::from_secs(10)).await?;
+//! assert_eq!(registry.resolve(&Query::service("greeter")).await?.len(), 1);
+//! registry.deregister(&lease).await?;
+//! # Ok(())
+//! # }
+//! ```
 
+mod persist;
 mod register;
+mod remote;
+mod server;
 mod watch;
+pub mod wire;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard, OnceLock},
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard, OnceLock, Weak},
+    time::Duration,
 };
 
 use tokio::{
     sync::{Notify, watch as tokio_watch},
     time::Instant,
 };
+use tokio_util::sync::CancellationToken;
 
-use crate::{Instance, Query};
+pub use remote::{RemoteRegistry, RemoteRegistryBuilder};
+pub use server::EmbeddedServer;
+
+use crate::{Instance, Query, RegistryError};
+
+/// The longest TTL a registration may ask for. Longer ones are refused, so that no deadline
+/// overflows and a forgotten instance does not linger for days.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One registered instance and its lease.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub(crate) instance: Instance,
     pub(crate) token: i64,
+    /// The TTL it registered with: each heartbeat extends it by this much.
+    pub(crate) ttl: Duration,
     pub(crate) expires_at: Instant,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) entries: HashMap<String, Entry>,
-    pub(crate) next_token: i64,
 }
 
-/// The registry in this process. Clones share it.
+/// The registry in this process. Clones share it; its background tasks (expiry, saving the
+/// state) end when the last clone is dropped.
 #[derive(Clone, Debug)]
 pub struct Embedded {
     inner: Arc<Inner>,
@@ -39,12 +74,22 @@ pub struct Embedded {
 
 #[derive(Debug)]
 struct Inner {
-    state: Mutex<State>,
-    /// Bumped on every change; watches follow it.
+    state: Arc<Mutex<State>>,
+    /// Bumped on every change of the registered set; watches follow it.
     revision: tokio_watch::Sender<u64>,
     /// Wakes the reaper when a registration may expire sooner than it planned.
-    reaper_wake: Notify,
+    reaper_wake: Arc<Notify>,
     reaper_started: OnceLock<()>,
+    /// Where the state is saved, if anywhere.
+    store: Option<Arc<persist::Store>>,
+    /// Cancelled when the last clone is dropped: background tasks end.
+    closed: CancellationToken,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.closed.cancel();
+    }
 }
 
 impl Default for Embedded {
@@ -53,20 +98,85 @@ impl Default for Embedded {
     }
 }
 
-impl Embedded {
-    /// An empty registry.
-    pub fn new() -> Embedded {
-        Embedded {
+/// Builds an [`Embedded`] registry; see [`Embedded::builder`].
+#[derive(Clone, Debug)]
+pub struct EmbeddedBuilder {
+    state_file: Option<PathBuf>,
+    flush_interval: Duration,
+}
+
+impl EmbeddedBuilder {
+    /// Saves the state to `path` and restores it from there when built (see
+    /// [`Embedded::with_state_file`]).
+    pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
+    /// How long renewed expiry times may wait before they are saved (1 s by default).
+    /// Registrations, removals and expiries are saved at once; heartbeats only move expiry
+    /// times forward, and are saved together at most this often. A crash loses at most this
+    /// much of each instance's remaining TTL, so keep it well under a third of the shortest
+    /// TTL in use.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// Builds the registry. With a state file, the file is read now: entries whose expiry is
+    /// still ahead come back with the TTL they have left; a file that cannot be read starts
+    /// the registry empty, and malformed entries are skipped, each with a logged reason.
+    pub fn build(self) -> Embedded {
+        let state = Arc::new(Mutex::new(State::default()));
+        let closed = CancellationToken::new();
+        let store = self.state_file.map(|path| {
+            let restored = persist::load(&path);
+            state.lock().unwrap_or_else(|e| e.into_inner()).entries = restored;
+            Arc::new(persist::Store::new(
+                path,
+                self.flush_interval,
+                Arc::clone(&state),
+                closed.clone(),
+            ))
+        });
+        let registry = Embedded {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    entries: HashMap::new(),
-                    next_token: 1,
-                }),
+                state,
                 revision: tokio_watch::channel(0).0,
-                reaper_wake: Notify::new(),
+                reaper_wake: Arc::new(Notify::new()),
                 reaper_started: OnceLock::new(),
+                store,
+                closed,
             }),
+        };
+        // Restored entries must expire on time even if nothing else happens.
+        if tokio::runtime::Handle::try_current().is_ok() && !registry.lock().entries.is_empty() {
+            registry.wake_reaper();
         }
+        registry
+    }
+}
+
+impl Embedded {
+    /// An empty registry that lives in memory only.
+    pub fn new() -> Embedded {
+        Embedded::builder().build()
+    }
+
+    /// A builder, for a registry saved to a file.
+    pub fn builder() -> EmbeddedBuilder {
+        EmbeddedBuilder {
+            state_file: None,
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+
+    /// A registry whose state is saved to `path` (JSON, replaced atomically on every change)
+    /// and restored from it now, so that a restarted registry keeps the instances that were
+    /// live until their TTL runs out, under the same leases: their heartbeats go on working.
+    /// See [`EmbeddedBuilder`] for what is saved when.
+    pub fn with_state_file(path: impl Into<PathBuf>) -> Embedded {
+        Embedded::builder().state_file(path).build()
     }
 
     /// The registry shared by everything in this process that uses the default
@@ -74,6 +184,21 @@ impl Embedded {
     pub fn global() -> Arc<Embedded> {
         static GLOBAL: OnceLock<Arc<Embedded>> = OnceLock::new();
         Arc::clone(GLOBAL.get_or_init(|| Arc::new(Embedded::new())))
+    }
+
+    /// The file the state is saved to, if any.
+    pub fn state_file(&self) -> Option<&std::path::Path> {
+        self.inner.store.as_deref().map(persist::Store::path)
+    }
+
+    /// Waits until every change made so far is saved to the state file (at once, without
+    /// waiting for the flush interval). Returns the error of the last attempt if saving
+    /// failed; succeeds at once without a state file.
+    pub async fn flush(&self) -> Result<(), RegistryError> {
+        match &self.inner.store {
+            Some(store) => store.flush().await,
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -106,12 +231,25 @@ impl Embedded {
         self.len() == 0
     }
 
-    /// Records a change: watches wake up.
+    /// Records a change of the registered set: watches wake up, and the state is saved at once.
     pub(crate) fn changed(&self) {
         self.inner.revision.send_modify(|r| *r += 1);
+        if let Some(store) = &self.inner.store {
+            store.note(true);
+        }
     }
 
+    /// Records a renewal (a later expiry, same set): saved within the flush interval.
+    pub(crate) fn renewed(&self) {
+        if let Some(store) = &self.inner.store {
+            store.note(false);
+        }
+    }
+
+    /// Follows changes of the registered set (and makes sure expiry runs, so that watchers
+    /// see registrations expire).
     pub(crate) fn subscribe(&self) -> tokio_watch::Receiver<u64> {
+        self.wake_reaper();
         self.inner.revision.subscribe()
     }
 
@@ -119,48 +257,56 @@ impl Embedded {
     /// from inside a runtime), and wakes it to reconsider its next deadline.
     pub(crate) fn wake_reaper(&self) {
         if self.inner.reaper_started.set(()).is_ok() {
-            let weak = Arc::downgrade(&self.inner);
-            tokio::spawn(reap(weak));
+            tokio::spawn(reap(
+                Arc::downgrade(&self.inner),
+                Arc::clone(&self.inner.reaper_wake),
+                self.inner.closed.clone(),
+            ));
         }
         self.inner.reaper_wake.notify_one();
     }
+
+    /// Removes the registrations whose TTL ran out; returns the next deadline.
+    fn expire(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let before = state.entries.len();
+        state.entries.retain(|id, e| {
+            let live = e.expires_at > now;
+            if !live {
+                tracing::info!(%id, name = %e.instance.name, "registration expired");
+            }
+            live
+        });
+        let expired = before != state.entries.len();
+        let next = state.entries.values().map(|e| e.expires_at).min();
+        drop(state);
+        if expired {
+            self.changed();
+        }
+        next
+    }
 }
 
-/// Removes expired registrations at their deadlines, until the registry is dropped.
-async fn reap(weak: std::sync::Weak<Inner>) {
+/// Removes expired registrations at their deadlines, until the registry is dropped. It holds
+/// the registry only while it works, so that dropping the last clone ends it.
+async fn reap(weak: Weak<Inner>, wake: Arc<Notify>, closed: CancellationToken) {
     loop {
-        let Some(inner) = weak.upgrade() else { return };
-        let registry = Embedded { inner };
-        let next = {
-            let now = Instant::now();
-            let mut state = registry.lock();
-            let before = state.entries.len();
-            state.entries.retain(|id, e| {
-                let live = e.expires_at > now;
-                if !live {
-                    tracing::info!(%id, name = %e.instance.name, "registration expired");
-                }
-                live
-            });
-            let expired = before != state.entries.len();
-            let next = state.entries.values().map(|e| e.expires_at).min();
-            drop(state);
-            if expired {
-                registry.changed();
-            }
-            next
+        let next = match weak.upgrade() {
+            Some(inner) => Embedded { inner }.expire(),
+            None => return,
         };
-        let wake = Arc::clone(&registry.inner);
-        drop(registry);
-        let notified = wake.reaper_wake.notified();
+        let notified = wake.notified();
         match next {
-            Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = notified => {}
-                }
-            }
-            None => notified.await,
+            Some(at) => tokio::select! {
+                _ = closed.cancelled() => return,
+                _ = tokio::time::sleep_until(at) => {}
+                _ = notified => {}
+            },
+            None => tokio::select! {
+                _ = closed.cancelled() => return,
+                _ = notified => {}
+            },
         }
     }
 }
@@ -228,5 +374,20 @@ mod tests {
         assert_eq!(reg.snapshot(&Query::all())[0].id, instance.id);
         registration.deregister().await.unwrap();
         assert!(reg.is_empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_clone_ends_the_reaper() {
+        let reg = Embedded::new();
+        reg.register_now(&inst("s", 1), Duration::from_secs(60))
+            .unwrap();
+        // Let the reaper run and go to sleep until the deadline.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let weak = Arc::downgrade(&reg.inner);
+        drop(reg);
+        // The reaper held the registry only while it worked.
+        assert!(weak.upgrade().is_none());
     }
 }

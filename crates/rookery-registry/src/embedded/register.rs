@@ -4,28 +4,41 @@ use tokio::time::Instant;
 
 use rookery_core::BoxFuture;
 
-use super::{Embedded, Entry};
+use super::{Embedded, Entry, MAX_TTL};
 use crate::{Instance, Lease, Registry, RegistryError};
 
 impl Embedded {
-    /// Registers `instance` for `ttl`; see [`Registry::register`].
+    /// Registers `instance` for `ttl`; see [`Registry::register`]. An instance with the id of
+    /// one registered already replaces it, under a new lease: the old lease is lost.
     pub fn register_now(&self, instance: &Instance, ttl: Duration) -> Result<Lease, RegistryError> {
         instance.validate()?;
         if ttl.is_zero() {
             return Err(RegistryError::invalid("a TTL must be more than zero"));
         }
-        let mut state = self.lock();
-        let token = state.next_token;
-        state.next_token += 1;
-        state.entries.insert(
-            instance.id.clone(),
-            Entry {
-                instance: instance.clone(),
-                token,
-                expires_at: Instant::now() + ttl,
-            },
-        );
-        drop(state);
+        if ttl > MAX_TTL {
+            return Err(RegistryError::invalid(format!(
+                "a TTL of {ttl:?} is longer than the longest allowed, {MAX_TTL:?}"
+            )));
+        }
+        // Random rather than counted, so that a lease never matches a registration made by
+        // another registry, or by this one after it lost its state file.
+        let token = fastrand::i64(1..);
+        let replaced = self
+            .lock()
+            .entries
+            .insert(
+                instance.id.clone(),
+                Entry {
+                    instance: instance.clone(),
+                    token,
+                    ttl,
+                    expires_at: Instant::now() + ttl,
+                },
+            )
+            .is_some();
+        if replaced {
+            tracing::info!(id = %instance.id, "registration replaced by a new one with the same id");
+        }
         self.changed();
         self.wake_reaper();
         Ok(Lease {
@@ -35,13 +48,15 @@ impl Embedded {
         })
     }
 
-    /// Renews a lease; see [`Registry::heartbeat`].
+    /// Renews a lease for the TTL it was registered with; see [`Registry::heartbeat`].
     pub fn heartbeat_now(&self, lease: &Lease) -> Result<(), RegistryError> {
         let now = Instant::now();
         let mut state = self.lock();
         match state.entries.get_mut(&lease.instance_id) {
             Some(e) if e.token == lease.token && e.expires_at > now => {
-                e.expires_at = now + lease.ttl;
+                e.expires_at = now + e.ttl;
+                drop(state);
+                self.renewed();
                 Ok(())
             }
             _ => Err(RegistryError::lease_lost(format!(
