@@ -1,0 +1,109 @@
+//! Following the watch: each new instance set becomes a new selector, with the endpoints and
+//! transport clients of the instances that stayed kept.
+
+use std::{collections::HashMap, sync::Arc};
+
+use arc_swap::ArcSwap;
+use bytestring::ByteString;
+use rookery_registry::{Instance, InstanceSet, Watch, protocol};
+use rookery_transport::{Address, Client, ClientBuilder};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Balance, EndpointSet, Filter, Selector};
+
+/// What turns an instance set into a selector.
+pub(super) struct Rebuild {
+    pub(super) service: ByteString,
+    pub(super) balance: Balance,
+    pub(super) filters: Vec<Arc<dyn Filter>>,
+    pub(super) region: Option<String>,
+    pub(super) template: ClientBuilder,
+    /// The last version of the set.
+    pub(super) set: EndpointSet,
+    /// The client of each instance in the set, by id, with the address it calls.
+    pub(super) clients: HashMap<String, (String, Client)>,
+}
+
+impl Rebuild {
+    /// The selector for `instances`: instances the filters reject, or without a native
+    /// address, are left out.
+    pub(super) fn build(&mut self, instances: &InstanceSet) -> Selector<Client> {
+        let mut addresses = HashMap::new();
+        let kept: Vec<Instance> = instances
+            .instances()
+            .iter()
+            .filter(|i| self.filters.iter().all(|f| f.keep(i)))
+            .filter(|i| {
+                let Some(address) = i.address(protocol::THRIFT) else {
+                    tracing::debug!(service = %self.service, id = %i.id, "instance skipped: no thrift address");
+                    return false;
+                };
+                match address.parse::<Address>() {
+                    Ok(parsed) => {
+                        addresses.insert(i.id.clone(), parsed);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(service = %self.service, id = %i.id, address, error = %e, "instance skipped: its address does not parse");
+                        false
+                    }
+                }
+            })
+            .cloned()
+            .collect();
+        self.set = self.set.update(kept);
+        let mut clients = HashMap::with_capacity(self.set.len());
+        for e in self.set.endpoints() {
+            let reused = self
+                .clients
+                .remove(e.id())
+                .filter(|(address, _)| address == &**e.address());
+            let entry = reused.unwrap_or_else(|| {
+                let address = addresses[e.id()].clone();
+                let client = self.template.clone().address(address).build();
+                (e.address().to_string(), client)
+            });
+            clients.insert(e.id().to_string(), entry);
+        }
+        // The clients of instances that left are dropped here; calls still running on them
+        // hold their own clones and finish.
+        self.clients = clients;
+        let clients = &self.clients;
+        Selector::with_payload(&self.set, &self.balance, self.region.as_deref(), |e| {
+            clients[e.id()].1.clone()
+        })
+    }
+}
+
+/// Rebuilds the selector each time the watch changes, until stopped or until the watch ends
+/// (the last set then stays).
+pub(super) async fn follow(
+    mut watch: Watch,
+    mut rebuild: Rebuild,
+    current: Arc<ArcSwap<Selector<Client>>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let changed = tokio::select! {
+            _ = stop.cancelled() => return,
+            changed = watch.changed() => changed,
+        };
+        match changed {
+            Ok(set) => {
+                let selector = rebuild.build(&set);
+                tracing::debug!(
+                    service = %rebuild.service,
+                    instances = set.len(),
+                    endpoints = selector.endpoints().len(),
+                    revision = set.revision(),
+                    "instance set changed"
+                );
+                current.store(Arc::new(selector));
+            }
+            Err(e) => {
+                tracing::warn!(service = %rebuild.service, error = %e, "the watch ended; keeping the last instances");
+                return;
+            }
+        }
+    }
+}
