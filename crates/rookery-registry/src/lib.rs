@@ -19,6 +19,8 @@
 mod discover;
 pub mod embedded;
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod instance;
 mod query;
 mod registry;
@@ -61,8 +63,11 @@ pub async fn from_url(url: &str) -> Result<Arc<dyn Registry>, RegistryError> {
     match scheme {
         "registry" => Ok(Arc::new(embedded::RemoteRegistry::connect(rest)?)),
         "static" => Ok(Arc::new(static_list::StaticList::parse(rest)?)),
+        #[cfg(feature = "etcd")]
+        "etcd" => Ok(Arc::new(etcd::Etcd::connect(rest).await?)),
+        #[cfg(not(feature = "etcd"))]
         "etcd" => Err(RegistryError::unsupported(format!(
-            "etcd://{rest}: the etcd backend is not built yet"
+            "etcd://{rest}: this build has no etcd backend; enable the `etcd` feature of rookery-registry"
         ))),
         other => Err(RegistryError::invalid(format!(
             "registry {url:?}: unknown scheme {other}"
