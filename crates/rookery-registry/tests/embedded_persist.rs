@@ -231,6 +231,31 @@ async fn changes_and_heartbeats_are_saved_without_being_asked() {
 }
 
 #[tokio::test]
+async fn dropping_the_registry_saves_what_is_left_unsaved() {
+    let dir = TempDir::new("persist-drop");
+    let path = dir.join("state.json");
+    // Heartbeats would wait an hour to be saved.
+    let registry = Embedded::builder()
+        .state_file(&path)
+        .flush_interval(Duration::from_secs(3600))
+        .build();
+    let lease = registry
+        .register(&inst("s", "a", 1), Duration::from_secs(600))
+        .await
+        .unwrap();
+    registry.flush().await.unwrap();
+    let (_, first) = saved_entry(&path, "a").unwrap();
+    // Let the wall clock move past a millisecond, then renew and drop at once.
+    std::thread::sleep(Duration::from_millis(50));
+    registry.heartbeat(&lease).await.unwrap();
+    drop(registry);
+    eventually("the renewal saved on drop", || {
+        saved_entry(&path, "a").is_some_and(|(_, at)| at > first)
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_state_file_that_cannot_be_written_is_reported_not_fatal() {
     let dir = TempDir::new("persist-unwritable");
     let blocker = dir.join("a-file");
