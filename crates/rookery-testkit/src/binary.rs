@@ -68,13 +68,16 @@ pub fn find_binary(
             return Ok(path);
         }
     }
-    let mut searched: Vec<PathBuf> = env::var_os("PATH")
+    let path: Vec<PathBuf> = env::var_os("PATH")
         .map(|p| env::split_paths(&p).collect())
         .unwrap_or_default();
-    for extra in ["/usr/local/bin", "/usr/bin", "/usr/sbin", "/sbin"] {
-        let extra = PathBuf::from(extra);
-        if !searched.contains(&extra) {
-            searched.push(extra);
+    let mut searched: Vec<PathBuf> = Vec::new();
+    for dir in path
+        .into_iter()
+        .chain(["/usr/local/bin", "/usr/bin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+    {
+        if !searched.contains(&dir) {
+            searched.push(dir);
         }
     }
     if let Some(found) = searched

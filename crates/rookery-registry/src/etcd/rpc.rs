@@ -11,7 +11,9 @@ use std::{future::Future, time::Duration};
 
 use http::uri::PathAndQuery;
 use tokio_stream::StreamExt as _;
-use tonic::{Request, Status, Streaming, client::Grpc, transport::Channel};
+use tonic::{
+    Request, Status, Streaming, client::Grpc, metadata::MetadataValue, transport::Channel,
+};
 use tonic_prost::ProstCodec;
 
 /// The largest reply read (a listing of many instances can be large; etcd's own client
@@ -305,9 +307,15 @@ impl Client {
                 create_request: Some(create),
             })
             .chain(tokio_stream::pending());
+            let mut request = Request::new(requests);
+            // A member cut off from the cluster's leader then cancels the watch instead of
+            // going quiet, so the watch moves on (as etcd's own clients ask).
+            request
+                .metadata_mut()
+                .insert("hasleader", MetadataValue::from_static("true"));
             let replies = grpc
                 .streaming(
-                    Request::new(requests),
+                    request,
                     PathAndQuery::from_static(PATH),
                     ProstCodec::<WatchRequest, WatchResponse>::default(),
                 )
