@@ -116,11 +116,18 @@ impl Endpoint {
     /// Counts a call in flight until the returned guard is dropped.
     #[inline]
     pub fn start(self: &Arc<Self>) -> InFlight {
+        self.start_at(&Now::new())
+    }
+
+    /// [`start`](Self::start) at the time `now` (the time of the pick, when the picker read
+    /// the clock: it is not read twice).
+    #[inline]
+    pub fn start_at(self: &Arc<Self>, now: &Now) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.group.fetch_add(1, Ordering::Relaxed);
         InFlight {
             endpoint: Arc::clone(self),
-            started: clock::now_ns(),
+            started: now.get(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::{Balance, Endpoint, EndpointSet, Picker};
+use crate::{Balance, Endpoint, EndpointSet, Now, Picker, Request};
 
 /// One set of endpoints with its picker and, for each endpoint, what the caller needs to call
 /// it (a client; nothing in tests).
@@ -30,13 +30,12 @@ impl<C> Tier<C> {
         key: Option<u64>,
         tried: &[Arc<Endpoint>],
         healthy_only: bool,
+        now: &Now,
     ) -> Option<usize> {
         if healthy_only {
-            let now = crate::Now::new();
-            self.picker
-                .pick(&crate::Request::new(key, &now).tried(tried))
+            self.picker.pick(&Request::new(key, now).tried(tried))
         } else {
-            self.picker.choose(key, tried)
+            self.picker.choose_at(key, tried, now)
         }
     }
 }
@@ -98,12 +97,22 @@ impl<C> Selector<C> {
         key: Option<u64>,
         tried: &[Arc<Endpoint>],
     ) -> Option<(&Arc<Endpoint>, &C)> {
+        self.select_at(key, tried, &Now::new())
+    }
+
+    /// [`select`](Self::select) at the time `now`.
+    pub fn select_at(
+        &self,
+        key: Option<u64>,
+        tried: &[Arc<Endpoint>],
+        now: &Now,
+    ) -> Option<(&Arc<Endpoint>, &C)> {
         if let Some(local) = &self.local {
-            if let Some(i) = local.choose(key, tried, true) {
+            if let Some(i) = local.choose(key, tried, true, now) {
                 return Some((&local.set[i], &local.payload[i]));
             }
         }
-        let i = self.all.choose(key, tried, false)?;
+        let i = self.all.choose(key, tried, false, now)?;
         Some((&self.all.set[i], &self.all.payload[i]))
     }
 }

@@ -36,7 +36,7 @@ fn lighter(a: &Endpoint, b: &Endpoint) -> bool {
 
 impl Picker for LeastRequestPicker {
     fn pick(&self, request: &Request<'_>) -> Option<usize> {
-        two_choices(&self.set, &self.rng, request, |a, b| lighter(a, b))
+        two_choices(&self.set, &self.rng, request, lighter)
     }
 }
 

@@ -40,8 +40,13 @@ impl dyn Picker + '_ {
     /// Picks for a call with `key`, avoiding the endpoints in `tried`: endpoints that are
     /// down are skipped unless every endpoint not tried is down.
     pub fn choose(&self, key: Option<u64>, tried: &[Arc<Endpoint>]) -> Option<usize> {
-        let now = Now::new();
-        let healthy = Request::new(key, &now).tried(tried);
+        self.choose_at(key, tried, &Now::new())
+    }
+
+    /// [`choose`](Self::choose) at the time `now` (read at most once, and then reusable by
+    /// the caller as the call's start).
+    pub fn choose_at(&self, key: Option<u64>, tried: &[Arc<Endpoint>], now: &Now) -> Option<usize> {
+        let healthy = Request::new(key, now).tried(tried);
         self.pick(&healthy)
             .or_else(|| self.pick(&healthy.include_down()))
     }

@@ -14,7 +14,7 @@ use tokio_util::sync::DropGuard;
 
 pub use builder::BalancedClientBuilder;
 
-use crate::{BalanceKey, Endpoint, EndpointSet, Selector};
+use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector};
 
 /// A [`Service`] over [`ThriftRequest`] that calls a service by name: it follows the
 /// service's instances in a registry, keeps one transport [`Client`] per instance, and sends
@@ -75,29 +75,40 @@ impl BalancedClient {
             .map(|(e, _)| Arc::clone(e))
     }
 
+    /// Picks as a call does and counts the call in flight on the endpoint picked, reusing the
+    /// pick's reading of the clock as the call's start: every step of a call but the
+    /// transport's.
+    pub fn start(&self, key: Option<BalanceKey>) -> Option<InFlight> {
+        let now = Now::new();
+        let selector = self.shared.current.load();
+        let (endpoint, _) = selector.select_at(key.map(|k| k.0), &[], &now)?;
+        Some(endpoint.start_at(&now))
+    }
+
     fn no_instances(&self) -> Status {
         Status::unavailable(format!("no instances of {}", self.shared.service)).with_unsent()
     }
 
-    /// Picks an endpoint not in `tried` and clones what calling it takes, so no reference
-    /// into the selector is held while the call runs.
+    /// Picks an endpoint not in `tried`, counts the call in flight on it, and clones its
+    /// client, so no reference into the selector is held while the call runs.
     fn select(
         &self,
         key: Option<u64>,
         tried: &[Arc<Endpoint>],
-    ) -> Result<Option<(Arc<Endpoint>, Client)>, Status> {
+    ) -> Result<Option<(InFlight, Client)>, Status> {
         let selector = self.shared.current.load();
         if selector.is_empty() {
             return Err(self.no_instances());
         }
-        let picked = selector.select(key, tried).or_else(|| {
+        let now = Now::new();
+        let picked = selector.select_at(key, tried, &now).or_else(|| {
             // Every endpoint was tried: the only one there is may be tried once more (a new
             // connection may work where a draining one did not).
             (selector.endpoints().len() == 1 && tried.len() == 1)
-                .then(|| selector.select(key, &[]))
+                .then(|| selector.select_at(key, &[], &now))
                 .flatten()
         });
-        Ok(picked.map(|(e, client)| (Arc::clone(e), client.clone())))
+        Ok(picked.map(|(e, client)| (e.start_at(&now), client.clone())))
     }
 }
 
@@ -119,11 +130,11 @@ impl Service<ThriftRequest> for BalancedClient {
         let mut req = Some(req);
         let mut last_error = None;
         for attempt in 1..=shared.max_attempts {
-            let Some((endpoint, client)) = self.select(key, &tried)? else {
+            let Some((flight, client)) = self.select(key, &tried)? else {
                 break;
             };
             let callee = cx.callee_mut();
-            callee.address = Some(endpoint.address().clone());
+            callee.address = Some(flight.endpoint().address().clone());
             if callee.service.is_empty() {
                 callee.service = shared.service.clone();
             }
@@ -135,11 +146,11 @@ impl Service<ThriftRequest> for BalancedClient {
                 req.clone()
             };
             let Some(this) = this else { break };
-            let flight = endpoint.start();
             let result = Service::call(&client, cx, this).await;
             match &result {
                 Ok(_) => flight.answered(),
                 Err(status) if unreachable(status) => {
+                    let endpoint = Arc::clone(flight.endpoint());
                     let skipped_for = flight.unreached(&shared.backoff);
                     tracing::debug!(
                         service = %shared.service,
