@@ -48,6 +48,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let releasing = server.clone();
     Service::builder("registry")
         .addr(&args.addr)
+        // The registry does not register itself anywhere.
+        .no_registry()
         .router(Router::new().add_service(server))
         .drain_timeout(Duration::from_secs(10))
         .after_start(|info| async move {

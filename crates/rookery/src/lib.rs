@@ -9,7 +9,8 @@
 //! - [`core`]: `Service`, `Layer`, `Context`, `Status`;
 //! - [`codec`]: Thrift binary and compact, Protobuf (feature `protobuf`), JSON (feature `json`);
 //! - [`transport`]: TTHeader and Thrift framed/buffered over TCP and Unix sockets, multiplexed
-//!   and pooled clients, a server that detects what each connection speaks.
+//!   and pooled clients, a server that detects what each connection speaks;
+//! - [`registry`]: service registry and discovery (embedded, static, etcd).
 //!
 //! ```no_run
 //! use rookery::{Router, Service};
@@ -30,6 +31,7 @@ mod lifecycle;
 
 pub use rookery_codec as codec;
 pub use rookery_core as core;
+pub use rookery_registry as registry;
 pub use rookery_transport as transport;
 
 pub use error::Error;

@@ -1,8 +1,16 @@
 //! The service lifecycle: hooks, listen, serve, wait for a signal, drain, stop.
 
-use std::{error::Error as StdError, future::Future, pin::Pin, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    error::Error as StdError,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
 
-use rookery_transport::{Address, NamedService, Router, Server, ServerHandle};
+use rookery_registry::{Instance, Registration, Registry, protocol};
+use rookery_transport::{Address, Health, NamedService, Router, Server, ServerHandle};
 
 use crate::Error;
 
@@ -60,7 +68,6 @@ async fn run_hooks(stage: &str, hooks: Vec<Hook>, info: &ServiceInfo) -> Result<
 }
 
 /// Builds a [`Service`].
-#[derive(Debug)]
 pub struct ServiceBuilder {
     name: String,
     version: String,
@@ -68,6 +75,74 @@ pub struct ServiceBuilder {
     router: Router,
     server: rookery_transport::ServerBuilder,
     hooks: Hooks,
+    registry: RegistryChoice,
+    identity: Identity,
+}
+
+impl std::fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceBuilder")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a service registers.
+#[derive(Clone)]
+enum RegistryChoice {
+    /// `ROOKERY_REGISTRY`, or the embedded registry when it is not set.
+    FromEnv,
+    /// A registry given in code.
+    Given(Arc<dyn Registry>),
+    /// Nowhere.
+    None,
+}
+
+/// What a service says of itself when it registers, besides name, version and address.
+#[derive(Clone, Debug)]
+struct Identity {
+    environment: String,
+    region: String,
+    hostname: String,
+    id: Option<String>,
+    weight: u32,
+    tags: BTreeSet<String>,
+    metadata: BTreeMap<String, String>,
+    ttl: Duration,
+    advertise: Option<String>,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        let env = |name: &str| std::env::var(name).unwrap_or_default();
+        Identity {
+            environment: env("ROOKERY_ENVIRONMENT"),
+            region: env("ROOKERY_REGION"),
+            hostname: hostname(),
+            id: None,
+            weight: Instance::DEFAULT_WEIGHT,
+            tags: BTreeSet::new(),
+            metadata: BTreeMap::new(),
+            ttl: Duration::from_secs(10),
+            advertise: None,
+        }
+    }
+}
+
+/// This machine's name, as the kernel has it.
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 impl ServiceBuilder {
@@ -81,6 +156,75 @@ impl ServiceBuilder {
     /// picks, by default).
     pub fn addr(mut self, addr: impl Into<String>) -> Self {
         self.addr = addr.into();
+        self
+    }
+
+    /// Registers in `registry` (by default the one `ROOKERY_REGISTRY` names, or the embedded
+    /// registry of this process).
+    pub fn registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = RegistryChoice::Given(registry);
+        self
+    }
+
+    /// Registers nowhere.
+    pub fn no_registry(mut self) -> Self {
+        self.registry = RegistryChoice::None;
+        self
+    }
+
+    /// The environment registered (`ROOKERY_ENVIRONMENT` by default).
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.identity.environment = environment.into();
+        self
+    }
+
+    /// The region registered (`ROOKERY_REGION` by default).
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.identity.region = region.into();
+        self
+    }
+
+    /// The hostname registered (this machine's by default).
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.identity.hostname = hostname.into();
+        self
+    }
+
+    /// The instance id registered (a random one by default).
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.identity.id = Some(id.into());
+        self
+    }
+
+    /// The weight registered, relative to other instances (100 by default).
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.identity.weight = weight;
+        self
+    }
+
+    /// Adds a tag to what is registered.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.identity.tags.insert(tag.into());
+        self
+    }
+
+    /// Adds a metadata entry to what is registered.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.identity.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// How long the registration lives without a heartbeat (10 s by default; heartbeats come
+    /// every third of it).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.identity.ttl = ttl;
+        self
+    }
+
+    /// The address registered, when it differs from the one listened on (a public address, or
+    /// a listener on `0.0.0.0`).
+    pub fn advertise(mut self, addr: impl Into<String>) -> Self {
+        self.identity.advertise = Some(addr.into());
         self
     }
 
@@ -172,14 +316,29 @@ impl ServiceBuilder {
             .addr
             .parse()
             .map_err(|e| Error::with_source(format!("bad address {:?}", self.addr), e))?;
+        let version: semver::Version = self.version.parse().map_err(|e| {
+            Error::with_source(format!("version {:?} is not semver", self.version), e)
+        })?;
+        if self.identity.ttl.is_zero() {
+            return Err(Error::new("a registration TTL must be more than zero"));
+        }
+        let health = Health::new();
         Ok(Service {
             info: ServiceInfo {
                 name: self.name.clone(),
                 version: self.version,
                 address,
             },
-            server: self.server.service_name(self.name).build(self.router),
+            semver: version,
+            server: self
+                .server
+                .service_name(self.name)
+                .health(health.clone())
+                .build(self.router),
             hooks: self.hooks,
+            registry: self.registry,
+            identity: self.identity,
+            health,
         })
     }
 }
@@ -187,11 +346,22 @@ impl ServiceBuilder {
 /// A service and its lifecycle: [`run`](Service::run) runs the `before_start` hooks, listens,
 /// serves, runs the `after_start` hooks, waits for `SIGTERM` or `SIGINT`, runs the
 /// `before_stop` hooks, drains in-flight calls, stops, and runs the `after_stop` hooks.
-#[derive(Debug)]
 pub struct Service {
     info: ServiceInfo,
+    semver: semver::Version,
     server: Server<Router>,
     hooks: Hooks,
+    registry: RegistryChoice,
+    identity: Identity,
+    health: Health,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Service {
@@ -204,6 +374,8 @@ impl Service {
             router: Router::new(),
             server: Server::builder(),
             hooks: Hooks::default(),
+            registry: RegistryChoice::FromEnv,
+            identity: Identity::default(),
         }
     }
 
@@ -225,11 +397,18 @@ impl Service {
 
     /// Starts serving and returns a handle to stop it; for tests and for programs that decide
     /// themselves when to stop.
+    ///
+    /// In order: the `before_start` hooks; listen; register (a failed first registration stops
+    /// the service); the `after_start` hooks.
     pub async fn start(self) -> Result<RunningService, Error> {
         let Service {
             mut info,
+            semver,
             server,
             mut hooks,
+            registry,
+            identity,
+            health,
         } = self;
         run_hooks(
             "before start",
@@ -237,18 +416,45 @@ impl Service {
             &info,
         )
         .await?;
+        let registry: Option<Arc<dyn Registry>> = match registry {
+            RegistryChoice::FromEnv => Some(
+                rookery_registry::from_env()
+                    .await
+                    .map_err(|e| Error::with_source("choosing the registry", e))?,
+            ),
+            RegistryChoice::Given(r) => Some(r),
+            RegistryChoice::None => None,
+        };
         let handle = server
             .bind(&info.address)
             .await
             .map_err(|e| Error::with_source(format!("listening on {}", info.address), e))?;
         info.address = handle.local_addr().clone();
         tracing::info!(service = %info.name, version = %info.version, address = %info.address, "serving");
-        let running = RunningService {
+        let mut running = RunningService {
             info,
             handle,
+            health,
+            registration: None,
+            instance: None,
             before_stop: std::mem::take(&mut hooks.before_stop),
             after_stop: std::mem::take(&mut hooks.after_stop),
         };
+        if let Some(registry) = registry {
+            let instance = instance_of(&running.info, semver, &identity);
+            match Registration::start(registry, instance.clone(), identity.ttl).await {
+                Ok(registration) => {
+                    running.registration = Some(registration);
+                    running.instance = Some(instance);
+                }
+                Err(e) => {
+                    let e = Error::with_source("registering", e);
+                    tracing::error!(error = %e, "stopping: registration failed");
+                    let _ = running.stop().await;
+                    return Err(e);
+                }
+            }
+        }
         if let Err(e) = run_hooks("after start", hooks.after_start, &running.info).await {
             tracing::error!(error = %e, "stopping: a start hook failed");
             let _ = running.stop().await;
@@ -258,11 +464,42 @@ impl Service {
     }
 }
 
+/// The instance a service registers: its identity and the address it serves on.
+fn instance_of(info: &ServiceInfo, version: semver::Version, identity: &Identity) -> Instance {
+    let address = identity.advertise.clone().unwrap_or_else(|| {
+        if let Address::Tcp(sock) = &info.address {
+            if sock.ip().is_unspecified() {
+                tracing::warn!(
+                    address = %info.address,
+                    "listening on every interface: registering 127.0.0.1; set advertise() for other hosts"
+                );
+                return std::net::SocketAddr::new([127, 0, 0, 1].into(), sock.port()).to_string();
+            }
+        }
+        info.address.to_string()
+    });
+    let mut instance =
+        Instance::new(info.name.clone(), version).with_address(protocol::THRIFT, address);
+    instance.environment = identity.environment.clone();
+    instance.region = identity.region.clone();
+    instance.hostname = identity.hostname.clone();
+    if let Some(id) = &identity.id {
+        instance.id = id.clone();
+    }
+    instance.weight = identity.weight;
+    instance.tags = identity.tags.clone();
+    instance.metadata = identity.metadata.clone();
+    instance
+}
+
 /// A service that is serving; [`stop`](RunningService::stop) ends it gracefully.
 #[derive(Debug)]
 pub struct RunningService {
     info: ServiceInfo,
     handle: ServerHandle,
+    health: Health,
+    registration: Option<Registration>,
+    instance: Option<Instance>,
     before_stop: Vec<Hook>,
     after_stop: Vec<Hook>,
 }
@@ -278,15 +515,43 @@ impl RunningService {
         &self.info.address
     }
 
-    /// Runs the `before_stop` hooks, stops accepting, lets in-flight calls finish within the
-    /// drain timeout, closes, and runs the `after_stop` hooks.
-    pub async fn stop(self) -> Result<(), Error> {
-        if let Err(e) = run_hooks("before stop", self.before_stop, &self.info).await {
+    /// The instance registered, if the service registers.
+    pub fn instance(&self) -> Option<&Instance> {
+        self.instance.as_ref()
+    }
+
+    /// The health the service reports (built-in `rookery.Health` calls and HTTP `/health`).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Stops gracefully: the `before_stop` hooks; deregister, so clients stop picking this
+    /// instance; stop accepting and let in-flight calls finish within the drain timeout (clients
+    /// on open connections are told to move away); close; the `after_stop` hooks.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        if let Err(e) = run_hooks(
+            "before stop",
+            std::mem::take(&mut self.before_stop),
+            &self.info,
+        )
+        .await
+        {
             tracing::error!(error = %e, "stopping anyway");
+        }
+        if let Some(registration) = self.registration.take() {
+            if let Err(e) = registration.deregister().await {
+                // The registration will expire with its TTL.
+                tracing::warn!(error = %e, "deregistering failed; the entry expires with its TTL");
+            }
         }
         self.handle.stop().await;
         tracing::info!(service = %self.info.name, "stopped");
-        run_hooks("after stop", self.after_stop, &self.info).await
+        run_hooks(
+            "after stop",
+            std::mem::take(&mut self.after_stop),
+            &self.info,
+        )
+        .await
     }
 }
 
