@@ -5,10 +5,17 @@
 //! cargo run --release --example echo -- server --addr 127.0.0.1:9090
 //! cargo run --release --example echo -- client --addr 127.0.0.1:9090 [--count N]
 //!     [--protocol binary|compact] [--framing ttheader|framed|buffered] [--pooled]
+//!
+//! # by name, through a registry (here the standalone one: cargo run --example registry)
+//! ROOKERY_REGISTRY=registry://127.0.0.1:4000 cargo run --example echo -- server --name echo
+//! ROOKERY_REGISTRY=registry://127.0.0.1:4000 cargo run --example echo -- client --name echo
 //! ```
 //!
-//! The server serves until SIGTERM or SIGINT, then drains in-flight calls and stops. It
-//! answers TTHeader, framed and buffered Thrift, binary and compact, on the same port.
+//! The server serves until SIGTERM or SIGINT, then deregisters, drains in-flight calls and
+//! stops. It answers TTHeader, framed and buffered Thrift, binary and compact, on the same
+//! port. It registers as `--name` (`echo` by default) in the registry `ROOKERY_REGISTRY` names
+//! (the embedded one of its own process when unset); a client given `--name` instead of
+//! `--addr` finds it there and balances over every instance.
 
 use std::{
     process::ExitCode,
@@ -16,7 +23,11 @@ use std::{
     time::Duration,
 };
 
-use rookery::{Client, Context, Framing, Protocol, Service, Status, codegen::ByteString};
+use rookery::{
+    Client, Context, Framing, Protocol, Service, Status,
+    codegen::{ByteString, ThriftRequest, ThriftResponse},
+    core::BoxService,
+};
 use rookery_examples::echo::{Echo, EchoClient, EchoError, EchoServer, FailError};
 
 /// The handler: echoes, fails on request, counts notifications.
@@ -49,6 +60,7 @@ impl Echo for Handler {
 struct Args {
     mode: String,
     addr: String,
+    name: Option<String>,
     count: usize,
     protocol: Protocol,
     framing: Framing,
@@ -60,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
     let mut parsed = Args {
         mode: "demo".into(),
         addr: "127.0.0.1:0".into(),
+        name: None,
         count: 3,
         protocol: Protocol::Binary,
         framing: Framing::TTHeader,
@@ -72,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--addr" => parsed.addr = value()?,
+            "--name" => parsed.name = Some(value()?),
             "--count" => parsed.count = value()?.parse().map_err(|e| format!("--count: {e}"))?,
             "--protocol" => {
                 parsed.protocol = match value()?.as_str() {
@@ -96,8 +110,8 @@ fn parse_args() -> Result<Args, String> {
     Ok(parsed)
 }
 
-fn service(addr: &str) -> Result<Service, rookery::Error> {
-    Service::builder("echo")
+fn service(name: &str, addr: &str) -> Result<Service, rookery::Error> {
+    Service::builder(name)
         .version("1.0.0")
         .addr(addr)
         .serve(EchoServer::new(Handler::default()))
@@ -119,7 +133,20 @@ async fn client_calls(args: &Args, addr: &str) -> Result<(), Box<dyn std::error:
     if args.pooled {
         builder = builder.pooled(4);
     }
-    let client = EchoClient::new(builder.build());
+    let client: BoxService<ThriftRequest, ThriftResponse> = match &args.name {
+        // By name: every instance the registry knows, balanced.
+        Some(name) => {
+            let balanced = rookery::BalancedClient::builder(name.clone())
+                .transport(builder)
+                .discover(&*rookery::registry::from_env().await?)
+                .await?;
+            let found = balanced.endpoints().len();
+            println!("found {found} instance(s) of {name}");
+            BoxService::new(balanced)
+        }
+        None => BoxService::new(builder.build()),
+    };
+    let client = EchoClient::with_service(client, args.protocol);
     for i in 0..args.count {
         let mut cx = Context::new();
         cx.metadata_mut().insert("request-number", i.to_string());
@@ -149,20 +176,22 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "{e}\nusage: echo [server|client|demo] [--addr HOST:PORT] [--count N] [--protocol binary|compact] [--framing ttheader|ttheader-framed|framed|buffered] [--pooled]"
+                "{e}\nusage: echo [server|client|demo] [--addr HOST:PORT] [--name SERVICE] [--count N] [--protocol binary|compact] [--framing ttheader|ttheader-framed|framed|buffered] [--pooled]"
             );
             return ExitCode::from(2);
         }
     };
     let outcome: Result<(), Box<dyn std::error::Error>> = match args.mode.as_str() {
-        "server" => match service(&args.addr) {
+        "server" => match service(args.name.as_deref().unwrap_or("echo"), &args.addr) {
             Ok(s) => s.run().await.map_err(Into::into),
             Err(e) => Err(e.into()),
         },
         "client" => client_calls(&args, &args.addr).await,
         "demo" => {
             async {
-                let running = service(&args.addr)?.start().await?;
+                let running = service(args.name.as_deref().unwrap_or("echo"), &args.addr)?
+                    .start()
+                    .await?;
                 let addr = running.local_addr().to_string();
                 client_calls(&args, &addr).await?;
                 running.stop().await?;

@@ -10,7 +10,8 @@
 //! - [`codec`]: Thrift binary and compact, Protobuf (feature `protobuf`), JSON (feature `json`);
 //! - [`transport`]: TTHeader and Thrift framed/buffered over TCP and Unix sockets, multiplexed
 //!   and pooled clients, a server that detects what each connection speaks;
-//! - [`registry`]: service registry and discovery (embedded, static, etcd).
+//! - [`registry`]: service registry and discovery (embedded, static, etcd);
+//! - [`balance`]: load balancing over the instances a registry knows.
 //!
 //! ```no_run
 //! use rookery::{Router, Service};
@@ -29,6 +30,7 @@
 mod error;
 mod lifecycle;
 
+pub use rookery_balance as balance;
 pub use rookery_codec as codec;
 pub use rookery_core as core;
 pub use rookery_registry as registry;
@@ -36,9 +38,24 @@ pub use rookery_transport as transport;
 
 pub use error::Error;
 pub use lifecycle::{Hook, RunningService, Service, ServiceBuilder, ServiceInfo};
+pub use rookery_balance::{Balance, BalancedClient};
 pub use rookery_codec::thrift::Protocol;
 pub use rookery_core::{Code, Context, Layer, Metadata, Status};
 pub use rookery_transport::{Address, Client, ClientBuilder, Framing, NamedService, Router};
+
+/// A client of `service`, found in the registry `ROOKERY_REGISTRY` names (the embedded
+/// registry of this process when it is not set) and balanced over its instances with P2C
+/// and peak EWMA. For other balancers, filters or registries, use
+/// [`BalancedClient::builder`].
+pub async fn connect(service: &str) -> Result<BalancedClient, Error> {
+    let registry = rookery_registry::from_env()
+        .await
+        .map_err(|e| Error::with_source("choosing the registry", e))?;
+    BalancedClient::builder(service.to_string())
+        .discover(&*registry)
+        .await
+        .map_err(|e| Error::with_source(format!("discovering {service}"), e))
+}
 
 /// What generated code uses. Not a stable API: generated code and this module change
 /// together.
