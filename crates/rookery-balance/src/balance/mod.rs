@@ -43,7 +43,7 @@ impl dyn Picker + '_ {
         self.choose_at(key, tried, &Now::new())
     }
 
-    /// [`choose`](Self::choose) at the time `now` (read at most once, and then reusable by
+    /// `choose` at the time `now` (read at most once, and then reusable by
     /// the caller as the call's start).
     pub fn choose_at(&self, key: Option<u64>, tried: &[Arc<Endpoint>], now: &Now) -> Option<usize> {
         let healthy = Request::new(key, now).tried(tried);
