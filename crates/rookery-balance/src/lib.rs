@@ -24,7 +24,9 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A server of `echo`, registered in the in-process registry.
 //! let echo = service_fn(|_cx: &mut Context, req: ThriftRequest| async move {
-//!     Ok::<_, Status>(ThriftResponse { protocol: req.protocol, body: req.body, limits: req.limits })
+//!     // The arguments struct back as the result struct.
+//!     let ThriftRequest { protocol, body, limits, .. } = req;
+//!     Ok::<_, Status>(ThriftResponse { protocol, body, limits })
 //! });
 //! let server = Server::builder()
 //!     .build(Router::new().add_service_named("Echo", &["echo"], echo))

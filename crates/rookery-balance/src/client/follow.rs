@@ -35,7 +35,11 @@ impl Rebuild {
             .filter(|i| self.filters.iter().all(|f| f.keep(i)))
             .filter(|i| {
                 let Some(address) = i.address(protocol::THRIFT) else {
-                    tracing::debug!(service = %self.service, id = %i.id, "instance skipped: no thrift address");
+                    tracing::debug!(
+                        service = %self.service,
+                        id = %i.id,
+                        "instance skipped: no thrift address"
+                    );
                     return false;
                 };
                 match address.parse::<Address>() {
@@ -44,7 +48,13 @@ impl Rebuild {
                         true
                     }
                     Err(e) => {
-                        tracing::warn!(service = %self.service, id = %i.id, address, error = %e, "instance skipped: its address does not parse");
+                        tracing::warn!(
+                            service = %self.service,
+                            id = %i.id,
+                            address,
+                            error = %e,
+                            "instance skipped: its address does not parse"
+                        );
                         false
                     }
                 }
@@ -101,7 +111,11 @@ pub(super) async fn follow(
                 current.store(Arc::new(selector));
             }
             Err(e) => {
-                tracing::warn!(service = %rebuild.service, error = %e, "the watch ended; keeping the last instances");
+                tracing::warn!(
+                    service = %rebuild.service,
+                    error = %e,
+                    "the watch ended; keeping the last instances"
+                );
                 return;
             }
         }
