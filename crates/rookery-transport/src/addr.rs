@@ -134,6 +134,32 @@ impl Listener {
         }
     }
 
+    /// Accepts a connection the kernel has completed already, without waiting (and without
+    /// relying on the reactor having seen it): `Ok(None)` when there is none.
+    pub fn try_accept(&self) -> io::Result<Option<(Stream, Option<std::net::SocketAddr>)>> {
+        let sock = match self {
+            Listener::Tcp(l) => socket2::SockRef::from(l),
+            Listener::Unix(l) => socket2::SockRef::from(l),
+        };
+        let (accepted, peer) = match sock.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        accepted.set_nonblocking(true)?;
+        match self {
+            Listener::Tcp(_) => {
+                let stream = TcpStream::from_std(std::net::TcpStream::from(accepted))?;
+                stream.set_nodelay(true)?;
+                Ok(Some((Stream::Tcp(stream), peer.as_socket())))
+            }
+            Listener::Unix(_) => {
+                let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(accepted))?;
+                Ok(Some((Stream::Unix(stream), None)))
+            }
+        }
+    }
+
     /// Accepts one connection, with `TCP_NODELAY` set on TCP.
     pub async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
         match self {

@@ -889,9 +889,10 @@ async fn garbage_bytes() {
     let server = start_server(None).await;
     let mut rng = fastrand::Rng::with_seed(0x5eed);
     let mut cases: Vec<(String, Vec<u8>, &str)> = vec![
+        // (HTTP is served on the port, for health checks: see tests/health.rs.)
         (
-            "http".into(),
-            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            "http/2 preface".into(),
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
             "unrecognised protocol",
         ),
         (

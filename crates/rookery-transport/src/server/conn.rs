@@ -105,9 +105,15 @@ pub(super) async fn serve_connection<S>(
             Some(false) => break,
             None => {}
         }
+        // A connection taken while the server drains gets a short grace for its first
+        // bytes (its client may have sent a call already); an idle one is closed then.
+        let grace = async {
+            shared.draining.cancelled().await;
+            tokio::time::sleep(CONTROL_GRACE).await;
+        };
         tokio::select! {
             biased;
-            _ = shared.draining.cancelled() => return,
+            _ = grace => return,
             read = stream.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
@@ -132,7 +138,13 @@ pub(super) async fn serve_connection<S>(
     let config = &shared.config;
     let mut decoder = FrameDecoder::detecting(config.max_frame_size, config.limits);
     let mut spare = BytesMut::with_capacity(READ_RESERVE);
-    let mut draining = false;
+    // A connection accepted after the drain began was never told to stop: it gets the grace a
+    // client that can be told gets, for the calls it sends right away.
+    let mut draining = shared.draining.is_cancelled();
+    let late = draining;
+    if late {
+        conn.draining.store(true, Ordering::Release);
+    }
     let mut last_read_done = false;
     let mut last_frame = Instant::now();
 
@@ -161,7 +173,7 @@ pub(super) async fn serve_connection<S>(
             // calls are answered: keep serving it until then (or until it is quiet for a
             // while). Any other client cannot be told: serve what it sent before the drain
             // began, then stop reading and finish.
-            let take_last = if control {
+            let take_last = if control || late {
                 idle && last_frame.elapsed() >= CONTROL_GRACE
             } else {
                 true
@@ -204,7 +216,7 @@ pub(super) async fn serve_connection<S>(
                 start_drain(&conn, decoder.framing());
             }
             _ = conn.idle.notified(), if draining => {}
-            _ = grace, if draining && conn.control.load(Ordering::Relaxed) => {}
+            _ = grace, if draining && (late || conn.control.load(Ordering::Relaxed)) => {}
         }
     };
 

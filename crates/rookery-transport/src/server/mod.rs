@@ -188,21 +188,7 @@ where
     S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
 {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = shared.draining.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Running out of file descriptors and the like: back off briefly, keep serving.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    let spawn = |stream, peer: Option<std::net::SocketAddr>| {
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tracing::warn!(
                 peer = ?peer,
@@ -210,7 +196,7 @@ where
                 "closing connection: too many connections"
             );
             drop(stream);
-            continue;
+            return;
         };
         let conn_shared = Arc::clone(&shared);
         let conn_service = Arc::clone(&service);
@@ -218,6 +204,27 @@ where
             conn::serve_connection(stream, peer, conn_service, conn_shared).await;
             drop(slot);
         });
+    };
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = shared.draining.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => spawn(stream, peer),
+            Err(e) => {
+                // Running out of file descriptors and the like: back off briefly, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    // Connections the kernel completed before the listener closes would be reset with it,
+    // losing a call their client may already have sent: take them, and serve what they send
+    // within the drain's grace, as on any draining connection.
+    while let Ok(Some((stream, peer))) = listener.try_accept() {
+        spawn(stream, peer);
     }
     drop(listener);
     shared.config.health.set(HealthState::Draining);
