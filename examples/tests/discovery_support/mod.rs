@@ -89,13 +89,18 @@ pub fn endpoint_ids(client: &BalancedClient) -> Vec<String> {
 pub async fn until_endpoints(client: &BalancedClient, ids: &[&str]) {
     let mut want: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
     want.sort();
-    let what = format!("the client's instances become {want:?}");
-    within(&what, async {
-        while endpoint_ids(client) != want {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let now = endpoint_ids(client);
+        if now == want {
+            return;
         }
-    })
-    .await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the client's instances did not become {want:?} within {PATIENCE:?}: they are {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The ids of a set, in order.
@@ -293,11 +298,6 @@ impl EchoProcess {
         }
     }
 
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.pid()
-    }
-
     /// Freezes it (SIGSTOP).
     pub fn pause(&self) {
         self.child.pause().unwrap();
@@ -329,7 +329,7 @@ impl EchoProcess {
             .child
             .output()
             .iter()
-            .find_map(|l| Some(l.rsplit_once(&stopped)?.1.trim().parse::<u64>().ok()?));
+            .find_map(|l| l.rsplit_once(&stopped)?.1.trim().parse::<u64>().ok());
         match answered {
             Some(n) if status.success() => (self.label, n),
             _ => panic!(
@@ -431,11 +431,6 @@ impl RegistryProcess {
             .trim()
             .to_owned();
         RegistryProcess { addr, child }
-    }
-
-    /// `registry://ADDR`, as `ROOKERY_REGISTRY` takes it.
-    pub fn url(&self) -> String {
-        format!("registry://{}", self.addr)
     }
 
     /// Stops it gracefully (SIGTERM: release the long polls, drain, save) and checks that it
