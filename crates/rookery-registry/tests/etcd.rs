@@ -219,8 +219,9 @@ async fn garbage_entries_are_skipped_with_reasons() {
             valid("badaddr", 1).replace("127.0.0.1:1", "nowhere"),
         )
         .unwrap();
-    server.put("/garbage/s/dup-1", valid("dup", 2)).unwrap();
-    server.put("/garbage/s/dup-2", valid("dup", 3)).unwrap();
+    // The same id twice: at its own key, and at a foreign key that sorts first.
+    server.put("/garbage/s/dup", valid("dup", 2)).unwrap();
+    server.put("/garbage/s/0-dup", valid("dup", 3)).unwrap();
     server.put("/garbage/s/good", valid("good", 4)).unwrap();
 
     let etcd = Arc::new(
@@ -238,12 +239,12 @@ async fn garbage_entries_are_skipped_with_reasons() {
     assert_eq!(
         resolved[0].address("thrift"),
         Some("127.0.0.1:2"),
-        "the first key wins"
+        "the entry at the instance's own key wins, wherever the other sorts"
     );
 
     let mut watch = etcd.watch(&Query::service("s")).await.unwrap();
     assert_eq!(ids(&watch.current()), sorted(&["dup", "good"]));
-    assert_eq!(watch.skipped(), 4, "notjson, missing, badaddr and dup-2");
+    assert_eq!(watch.skipped(), 4, "notjson, missing, badaddr and 0-dup");
     for (what, reason) in [
         ("not json", "/garbage/s/notjson: not an instance"),
         (
@@ -251,7 +252,10 @@ async fn garbage_entries_are_skipped_with_reasons() {
             "/garbage/s/missing: not an instance: missing field",
         ),
         ("a bad address", "thrift address \"nowhere\""),
-        ("a duplicate id", "duplicate id"),
+        (
+            "a duplicate id at a foreign key",
+            "/garbage/s/0-dup: holds instance dup of s, whose key is /garbage/s/dup",
+        ),
     ] {
         logs.wait_for(
             mark,

@@ -79,6 +79,9 @@ struct Inner {
     /// The member calls go to; moves on after a call fails to reach it.
     current: AtomicUsize,
     prefix: String,
+    /// The key each lease granted here holds, so a heartbeat can check the key is still
+    /// there and still its own.
+    keys: std::sync::Mutex<std::collections::HashMap<i64, Vec<u8>>>,
 }
 
 #[derive(Debug)]
@@ -145,6 +148,7 @@ impl EtcdBuilder {
                 members,
                 current: AtomicUsize::new(0),
                 prefix: self.prefix,
+                keys: Default::default(),
             }),
         };
         etcd.check().await?;
@@ -322,28 +326,42 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// Reads one entry, or says why it is not an instance.
-fn decode(kv: &rpc::KeyValue) -> Result<Instance, String> {
-    serde_json::from_slice::<Instance>(&kv.value).map_err(|e| {
-        format!(
-            "etcd key {}: not an instance: {e}",
-            String::from_utf8_lossy(&kv.key)
-        )
-    })
+/// Reads one entry, or says why it is not an instance. An instance is only believed at the key
+/// rookery writes for it (`{prefix}{name}/{id}`): an entry elsewhere that claims a live
+/// instance's id must not take its place.
+fn decode(prefix: &str, kv: &rpc::KeyValue) -> Result<Instance, String> {
+    let key = String::from_utf8_lossy(&kv.key);
+    let instance = serde_json::from_slice::<Instance>(&kv.value)
+        .map_err(|e| format!("etcd key {key}: not an instance: {e}"))?;
+    let expected = format!("{prefix}{}/{}", instance.name, instance.id);
+    if kv.key != expected.as_bytes() {
+        return Err(format!(
+            "etcd key {key}: holds instance {} of {}, whose key is {expected}",
+            instance.id, instance.name
+        ));
+    }
+    Ok(instance)
 }
 
-/// The entries that read as instances, by key; the others are skipped with their reason.
-fn decode_all(kvs: &[rpc::KeyValue], tx: &WatchSender) -> BTreeMap<Vec<u8>, Instance> {
-    let mut entries = BTreeMap::new();
-    for kv in kvs {
-        match decode(kv) {
-            Ok(instance) => {
-                entries.insert(kv.key.clone(), instance);
-            }
-            Err(reason) => tx.skip(&reason),
-        }
+impl Etcd {
+    /// Reads one entry, or says why it is not an instance; see [`decode`].
+    fn decode(&self, kv: &rpc::KeyValue) -> Result<Instance, String> {
+        decode(&self.inner.prefix, kv)
     }
-    entries
+
+    /// The entries that read as instances, by key; the others are skipped with their reason.
+    fn decode_all(&self, kvs: &[rpc::KeyValue], tx: &WatchSender) -> BTreeMap<Vec<u8>, Instance> {
+        let mut entries = BTreeMap::new();
+        for kv in kvs {
+            match self.decode(kv) {
+                Ok(instance) => {
+                    entries.insert(kv.key.clone(), instance);
+                }
+                Err(reason) => tx.skip(&reason),
+            }
+        }
+        entries
+    }
 }
 
 /// Whether a call failed because the member could not be reached (rather than refusing).
@@ -395,18 +413,26 @@ mod tests {
             value: value.as_bytes().to_vec(),
             ..rpc::KeyValue::default()
         };
-        let err = decode(&kv("not json")).unwrap_err();
+        let err = decode("/p/", &kv("not json")).unwrap_err();
         assert!(
             err.contains("/p/s/x") && err.contains("not an instance"),
             "{err}"
         );
-        let err = decode(&kv(r#"{"name":"s","version":"1.0.0"}"#)).unwrap_err();
+        let err = decode("/p/", &kv(r#"{"name":"s","version":"1.0.0"}"#)).unwrap_err();
         assert!(err.contains("missing field"), "{err}");
-        let ok = decode(&kv(
-            r#"{"name":"s","version":"1.0.0","id":"x","addresses":{"thrift":"127.0.0.1:1"}}"#,
-        ))
+        let ok = decode(
+            "/p/",
+            &kv(r#"{"name":"s","version":"1.0.0","id":"x","addresses":{"thrift":"127.0.0.1:1"}}"#),
+        )
         .unwrap();
         assert_eq!(ok.id, "x");
+        // An instance at a key that is not its own is not believed.
+        let err = decode(
+            "/p/",
+            &kv(r#"{"name":"s","version":"1.0.0","id":"y","addresses":{"thrift":"127.0.0.1:1"}}"#),
+        )
+        .unwrap_err();
+        assert!(err.contains("whose key is /p/s/y"), "{err}");
     }
 
     #[tokio::test]

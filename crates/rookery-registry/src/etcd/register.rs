@@ -50,6 +50,11 @@ impl Etcd {
             return Err(status_error(&format!("etcd put {key}"), &status));
         }
         tracing::debug!(%key, lease = lease_id, ttl = grant.ttl, "registered in etcd");
+        self.inner
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(lease_id, key.into_bytes());
         Ok(Lease {
             instance_id: instance.id.clone(),
             token: lease_id,
@@ -71,15 +76,63 @@ impl Etcd {
             .await
         {
             // etcd answers a keepalive of a lease it does not know with a TTL of 0.
-            Ok(reply) if reply.ttl <= 0 => Err(lost()),
-            Ok(_) => Ok(()),
-            Err(status) if status.code() == Code::NotFound => Err(lost()),
-            Err(status) => Err(status_error("etcd lease keepalive", &status)),
+            Ok(reply) if reply.ttl <= 0 => return Err(lost()),
+            Ok(_) => {}
+            Err(status) if status.code() == Code::NotFound => return Err(lost()),
+            Err(status) => return Err(status_error("etcd lease keepalive", &status)),
         }
+        // A live lease is not enough: the key must still be there and still under it. Another
+        // registration of the same id takes the key over (and deletes it when it leaves),
+        // leaving this lease alive with no key: then register again.
+        let key = self
+            .inner
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        let Some(key) = key else { return Ok(()) };
+        let get = rpc::RangeRequest {
+            key: key.clone(),
+            ..Default::default()
+        };
+        let found = self
+            .call(|c| async move { c.range(get).await })
+            .await
+            .map_err(|s| status_error("etcd get", &s))?;
+        match found.kvs.first() {
+            Some(kv) if kv.lease == id => Ok(()),
+            other => {
+                let why = if other.is_some() {
+                    "taken over by another registration of the same id"
+                } else {
+                    "deleted"
+                };
+                tracing::warn!(
+                    key = %String::from_utf8_lossy(&key),
+                    id = %lease.instance_id,
+                    "etcd key {why}; registering again"
+                );
+                self.forget(id);
+                Err(RegistryError::lease_lost(format!(
+                    "etcd key of instance {} was {why}",
+                    lease.instance_id
+                )))
+            }
+        }
+    }
+
+    fn forget(&self, lease: i64) {
+        self.inner
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&lease);
     }
 
     async fn revoke(&self, lease: &Lease) -> Result<(), RegistryError> {
         let id = lease.token;
+        self.forget(id);
         match self.call(|c| async move { c.lease_revoke(id).await }).await {
             Ok(_) => Ok(()),
             // Gone already (expired): so is its key.

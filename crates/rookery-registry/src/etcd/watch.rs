@@ -3,7 +3,7 @@ use std::{collections::BTreeMap, time::Duration};
 use rookery_core::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::{Etcd, decode, decode_all, prefix_end, rpc, status_error};
+use super::{Etcd, prefix_end, rpc, status_error};
 use crate::{Discover, Instance, Query, RegistryError, Watch, WatchSender};
 
 /// The first wait before listing again after etcd failed; it doubles up to
@@ -20,7 +20,7 @@ impl Discover for Etcd {
             let (kvs, _) = self.list(&self.query_prefix(query)).await?;
             // Through a view of its own, so that resolving skips exactly what watching does.
             let (tx, view, _stop) = Watch::channel(query.clone());
-            tx.publish(decode_all(&kvs, &tx).into_values());
+            tx.publish(self.decode_all(&kvs, &tx).into_values());
             Ok(view.current().instances().to_vec())
         })
     }
@@ -89,7 +89,7 @@ impl Follower {
     /// Reads every entry under the prefix and publishes them.
     async fn list(&mut self) -> Result<(), RegistryError> {
         let (kvs, revision) = self.etcd.list(&self.prefix).await?;
-        self.entries = decode_all(&kvs, &self.tx);
+        self.entries = self.etcd.decode_all(&kvs, &self.tx);
         self.revision = revision;
         self.publish();
         Ok(())
@@ -156,7 +156,7 @@ impl Follower {
     fn apply(&mut self, event: rpc::Event) {
         let Some(kv) = event.kv else { return };
         match event.kind {
-            rpc::Event::PUT => match decode(&kv) {
+            rpc::Event::PUT => match self.etcd.decode(&kv) {
                 Ok(instance) => {
                     self.entries.insert(kv.key, instance);
                 }
