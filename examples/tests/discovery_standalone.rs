@@ -73,7 +73,17 @@ async fn standalone_bad_entries_are_skipped_and_calls_keep_succeeding() {
         .join(",")
     );
     let registry = blocking(|| Standalone::start_with_state(Some(&state)));
-    // The registry process read its state, skipping each bad entry with a reason.
+    // The registry process read its state, skipping each bad entry with a reason, before the
+    // summary line. (Its output is read by other threads, and may come before or after the
+    // line that said it listens: look at all of it.)
+    eventually("the registry logs what it restored", || {
+        registry
+            .process()
+            .output()
+            .iter()
+            .any(|l| l.contains("registry state restored"))
+    })
+    .await;
     let output = registry.process().output();
     for (what, needles) in [
         (

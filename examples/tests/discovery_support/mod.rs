@@ -324,20 +324,26 @@ impl EchoProcess {
     /// and returns its label and how many `echo` calls it answered. Blocks.
     pub fn terminate(mut self) -> (String, u64) {
         let status = self.child.terminate(PATIENCE).unwrap();
+        assert!(
+            status.success(),
+            "{}",
+            self.child
+                .error(&format!("did not stop gracefully ({status})"))
+        );
+        // Its output is read by other threads: wait for the last line rather than look.
         let stopped = format!("STOPPED {} answered=", self.label);
-        let answered = self
+        let line = self
             .child
-            .output()
-            .iter()
-            .find_map(|l| l.rsplit_once(&stopped)?.1.trim().parse::<u64>().ok());
-        match answered {
-            Some(n) if status.success() => (self.label, n),
-            _ => panic!(
-                "{}",
-                self.child
-                    .error(&format!("did not stop gracefully ({status})"))
-            ),
-        }
+            .wait_for_line(|l| l.contains(&stopped), PATIENCE)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let answered = line
+            .rsplit_once(&stopped)
+            .unwrap()
+            .1
+            .trim()
+            .parse()
+            .unwrap();
+        (self.label, answered)
     }
 
     /// Everything it printed so far.
@@ -438,16 +444,19 @@ impl RegistryProcess {
     pub fn stop(mut self) {
         let status = self.child.terminate(PATIENCE).unwrap();
         assert!(
-            status.success()
-                && self
-                    .child
-                    .output()
-                    .iter()
-                    .any(|l| l.contains("registry stopped")),
+            status.success(),
             "{}",
             self.child
                 .error(&format!("did not stop gracefully ({status})"))
         );
+        self.wait_for_line(|l| l.contains("registry stopped"));
+    }
+
+    /// Waits for a line it prints (after those waited for before).
+    pub fn wait_for_line(&mut self, pick: impl Fn(&str) -> bool) -> String {
+        self.child
+            .wait_for_line(pick, PATIENCE)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Everything it printed so far.
