@@ -195,17 +195,10 @@ async fn etcd_bad_entries_are_skipped_and_calls_keep_succeeding() {
 /// entry at the key the backend itself writes for that id is the registration, the other one
 /// is the duplicate to skip.
 ///
-/// Library bug, observed on every run: the endpoint `real-a` carries the rogue entry's dead
-/// address (`left: "127.0.0.1:40599"` = the address at `{prefix}0-rogue`, `right:
-/// "127.0.0.1:39479"` = the live process), and the log line is `registry entry skipped:
-/// duplicate id id=real-a`, without the key, so it is the live registration that was
-/// skipped. The etcd watch (`rookery-registry/src/etcd/watch.rs`, `Follower::publish`) hands
-/// its entries to `WatchSender::publish` in key order, and `publish` keeps the first entry of
-/// an id: any entry whose key sorts first wins, wherever it is. Calls still succeed here (the
-/// dead address is refused and the call goes to `real-b`), but the live `real-a` gets no
-/// call for as long as the rogue key exists.
+/// (Found by this test: the watch handed its entries on in key order and the first entry of
+/// an id won, so the rogue key's dead address replaced the live `real-a`; fixed in 5dc1b49 by
+/// believing an entry only at its own key.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: an etcd entry at a foreign key shadows the live instance with the same id (the watch keeps the first entry by key order)"]
 async fn etcd_a_duplicate_id_does_not_shadow_the_live_instance() {
     let logs = logs();
     let Some(etcd) = blocking(RealEtcd::start) else {
@@ -262,22 +255,13 @@ async fn etcd_a_duplicate_id_does_not_shadow_the_live_instance() {
     tally.assert_every_answer_arrived(&answered);
 }
 
-/// See [`discovery_support::the_original_is_found_again_after_a_duplicate_id_leaves`]; it
-/// passes against the standalone registry.
+/// See [`discovery_support::the_original_is_found_again_after_a_duplicate_id_leaves`].
 ///
-/// Library bug, observed on every run: the test times out waiting for the first `twin`
-/// (`the first twin (127.0.0.1:34531), alive and heartbeating, is in the client's set again:
-/// not done within 30s`), and the client's set holds only `steady` from the moment the second
-/// twin leaves. The second registration put the key `{prefix}twins-etcd/twin` under its own
-/// lease, which detached the key from the first twin's lease; revoking the second lease on
-/// its graceful stop deleted the key. The first twin's lease is still alive, with no key, so
-/// its keepalives succeed (`Etcd::keep_alive` in `rookery-registry/src/etcd/register.rs` only
-/// checks that the lease lives) and `Registration` never registers it again: a running,
-/// heartbeating instance stays out of every client's set until it restarts. (The standalone
-/// registry's heartbeat checks the entry's token, so there the first twin registers again at
-/// its next heartbeat.) Nothing is logged when the second registration takes the key over.
+/// (Found by this test: the second registration took the key `{prefix}twins-etcd/twin` over
+/// and deleted it when it left, while the first twin's lease, alive with no key, kept
+/// answering its keepalives, so it was never registered again; fixed in 5dc1b49 by a
+/// heartbeat that checks the key is still there under its lease.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "library bug: etcd keepalives succeed for a lease whose key was taken over and deleted, so the instance is never registered again"]
 async fn etcd_the_original_is_found_again_after_a_duplicate_id_leaves() {
     logs();
     let Some(etcd) = blocking(RealEtcd::start) else {
