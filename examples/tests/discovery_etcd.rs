@@ -36,6 +36,19 @@ impl Backend for RealEtcd {
     fn restart(&mut self) {
         self.0.restart().unwrap();
     }
+
+    /// The ids under `{prefix}{service}/`, read over etcd's own JSON gateway.
+    fn registered_ids(&self, service: &str) -> Option<Vec<String>> {
+        let keys = self
+            .0
+            .get_prefix(format!("{}{service}/", Etcd::DEFAULT_PREFIX))
+            .unwrap();
+        Some(
+            keys.iter()
+                .map(|kv| kv.key.rsplit('/').next().unwrap().to_owned())
+                .collect(),
+        )
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -648,6 +648,11 @@ pub trait Backend {
     fn stop(&mut self);
     /// Brings it back where it was (same address), with its data. Blocks.
     fn restart(&mut self);
+    /// The ids registered for `service`, as the registry itself holds them (read without the
+    /// code under test), if the backend can tell.
+    fn registered_ids(&self, _service: &str) -> Option<Vec<String>> {
+        None
+    }
 }
 
 /// The standalone embedded registry, as a separate process with a state file.
@@ -716,6 +721,9 @@ pub async fn a_paused_instance_expires_and_comes_back(backend: &impl Backend, se
 
     paused.pause();
     until_endpoints(&client, &[]).await;
+    if let Some(ids) = blocking(|| backend.registered_ids(service)) {
+        assert!(ids.is_empty(), "expired in the registry itself: {ids:?}");
+    }
     assert!(!watch.is_stale(), "an expiry is a change, not an outage");
     assert_eq!(watch.errors(), 0);
     let err = call(&client).await.unwrap_err();
@@ -730,9 +738,12 @@ pub async fn a_paused_instance_expires_and_comes_back(backend: &impl Backend, se
     });
     assert!(line.contains("[paused]"), "{line}");
     until_endpoints(&client, &["paused"]).await;
+    if let Some(ids) = blocking(|| backend.registered_ids(service)) {
+        assert_eq!(ids, ["paused"], "registered again in the registry itself");
+    }
     assert_eq!(call(&client).await.unwrap(), "paused");
 
-    // A graceful stop deregisters at once (no waiting for the TTL).
+    // A graceful stop (SIGTERM) deregisters it.
     blocking(|| paused.terminate());
     until_endpoints(&client, &[]).await;
 }
