@@ -41,11 +41,15 @@ async fn standalone_a_rolling_restart_under_load_fails_no_call() {
 
 /// Bad input under load, for the standalone registry: its state file holds, when it starts,
 /// an entry that is not an entry, one whose version is not semver, one whose address does not
-/// parse, two entries with the same id, and a live entry with an address nothing listens on;
-/// while it serves, an instance with an unreachable address is registered over the wire. The
-/// registry process skips each bad entry with a logged reason and keeps serving; every call
-/// succeeds, on the two real instances only, the unreachable ones being tried, marked down and
-/// skipped; nothing crashes.
+/// parse, and two live entries with the same id and addresses nothing listens on; while it
+/// serves, an instance with an unreachable address is registered over the wire. The registry
+/// process skips each bad entry (and the second of the same id) with a logged reason and
+/// keeps serving; every call succeeds, on the two real instances only, the unreachable ones
+/// being tried, marked down and skipped; nothing crashes.
+///
+/// (Two unreachable instances at most: a call tries up to three instances, never one twice,
+/// so with three unreachable instances among five, a fresh client's first call can land on
+/// the three of them in a row and fail, as the balanced client documents.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standalone_bad_entries_are_skipped_and_calls_keep_succeeding() {
     logs();
@@ -66,7 +70,6 @@ async fn standalone_bad_entries_are_skipped_and_calls_keep_succeeding() {
             "\"not an entry\"".to_owned(),
             entry("saved-bad-version", "one", "127.0.0.1:1"),
             entry("saved-bad-address", "1.0.0", "nowhere"),
-            entry("saved-dead", "1.0.0", &dead_address()),
             entry("saved-twice", "1.0.0", &dead_address()),
             entry("saved-twice", "1.0.0", &dead_address()),
         ]
@@ -109,7 +112,7 @@ async fn standalone_bad_entries_are_skipped_and_calls_keep_succeeding() {
         ("duplicate id", &["duplicate id", "saved-twice"]),
         (
             "the summary",
-            &["registry state restored", "restored=2", "skipped=4"],
+            &["registry state restored", "restored=1", "skipped=4"],
         ),
     ] {
         assert!(
@@ -135,15 +138,9 @@ async fn standalone_bad_entries_are_skipped_and_calls_keep_succeeding() {
     dead.id = "unreachable".into();
     let lease = remote.register(&dead, TTL_LONG).await.unwrap();
 
-    let usable = [
-        "real-a",
-        "real-b",
-        "saved-dead",
-        "saved-twice",
-        "unreachable",
-    ];
+    let usable = ["real-a", "real-b", "saved-twice", "unreachable"];
     until_endpoints(&client, &usable).await;
-    for id in ["saved-dead", "saved-twice", "unreachable"] {
+    for id in ["saved-twice", "unreachable"] {
         eventually(&format!("{id} is tried and marked down"), || {
             client
                 .endpoints()
