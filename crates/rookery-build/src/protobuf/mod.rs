@@ -1,0 +1,1 @@
+//! Protobuf IDL: compilation and code generation.

@@ -1,0 +1,3 @@
+//! Thrift IDL: parsing, resolution and code generation.
+
+pub mod ast;
