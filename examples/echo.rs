@@ -25,7 +25,7 @@ use std::{
 
 use rookery::{
     Client, Context, Framing, Protocol, Service, Status,
-    codegen::{ByteString, ThriftRequest, ThriftResponse},
+    codegen::{FastStr, ThriftRequest, ThriftResponse},
     core::BoxService,
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoError, EchoServer, FailError};
@@ -37,7 +37,7 @@ struct Handler {
 }
 
 impl Echo for Handler {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         Ok(msg)
     }
 
@@ -45,12 +45,12 @@ impl Echo for Handler {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(EchoError { code, message }))
     }
 
-    async fn notify(&self, cx: &mut Context, msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, cx: &mut Context, msg: FastStr) -> Result<(), Status> {
         let n = self.notified.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(caller = ?cx.caller().address, %msg, total = n, "notified");
         Ok(())

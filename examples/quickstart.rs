@@ -18,7 +18,7 @@ use std::{
 
 use rookery::{
     BalancedClient, Context, Protocol, RunningService, Service, Status,
-    codegen::ByteString,
+    codegen::FastStr,
     registry::{Discover, Query, embedded::Embedded},
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoServer, FailError};
@@ -27,7 +27,7 @@ use rookery_examples::echo::{Echo, EchoClient, EchoServer, FailError};
 struct Greeter;
 
 impl Echo for Greeter {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         Ok(format!("hello, {msg}").into())
     }
 
@@ -35,15 +35,15 @@ impl Echo for Greeter {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(rookery_examples::echo::EchoError {
             code,
             message,
         }))
     }
 
-    async fn notify(&self, _cx: &mut Context, _msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, _msg: FastStr) -> Result<(), Status> {
         Ok(())
     }
 }

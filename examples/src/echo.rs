@@ -4,8 +4,8 @@
 use std::{future::Future, sync::Arc};
 
 use rookery::codegen::{
-    ByteString, Client, Context, DecodeError, DecodeErrorKind, NamedService, Protocol,
-    ProtocolRead, ProtocolWrite, Service, Status, TType, ThriftDecode, ThriftEncode, ThriftRequest,
+    Client, Context, DecodeError, DecodeErrorKind, FastStr, NamedService, Protocol, ProtocolRead,
+    ProtocolWrite, Service, Status, TType, ThriftDecode, ThriftEncode, ThriftRequest,
     ThriftResponse,
 };
 
@@ -15,7 +15,7 @@ pub struct EchoError {
     /// Field 1.
     pub code: i32,
     /// Field 2.
-    pub message: ByteString,
+    pub message: FastStr,
 }
 
 impl ThriftEncode for EchoError {
@@ -59,7 +59,7 @@ impl std::error::Error for EchoError {}
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MsgArgs {
     /// Field 1.
-    pub msg: ByteString,
+    pub msg: FastStr,
 }
 
 impl ThriftEncode for MsgArgs {
@@ -94,7 +94,7 @@ pub struct FailArgs {
     /// Field 1.
     pub code: i32,
     /// Field 2.
-    pub message: ByteString,
+    pub message: FastStr,
 }
 
 impl ThriftEncode for FailArgs {
@@ -131,7 +131,7 @@ impl ThriftDecode for FailArgs {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StringResult {
     /// Field 0.
-    Success(ByteString),
+    Success(FastStr),
     /// Field 1.
     Err(EchoError),
 }
@@ -192,22 +192,22 @@ pub trait Echo: Send + Sync + 'static {
     fn echo(
         &self,
         cx: &mut Context,
-        msg: ByteString,
-    ) -> impl Future<Output = Result<ByteString, Status>> + Send;
+        msg: FastStr,
+    ) -> impl Future<Output = Result<FastStr, Status>> + Send;
 
     /// `string fail(1: i32 code, 2: string message) throws (1: EchoError err)`
     fn fail(
         &self,
         cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> impl Future<Output = Result<ByteString, FailError>> + Send;
+        message: FastStr,
+    ) -> impl Future<Output = Result<FastStr, FailError>> + Send;
 
     /// `oneway void notify(1: string msg)`
     fn notify(
         &self,
         cx: &mut Context,
-        msg: ByteString,
+        msg: FastStr,
     ) -> impl Future<Output = Result<(), Status>> + Send;
 }
 
@@ -295,13 +295,9 @@ where
     }
 
     /// Calls `echo`.
-    pub async fn echo(
-        &self,
-        cx: &mut Context,
-        msg: impl Into<ByteString>,
-    ) -> Result<ByteString, Status> {
+    pub async fn echo(&self, cx: &mut Context, msg: impl Into<FastStr>) -> Result<FastStr, Status> {
         let req = ThriftRequest::new(
-            ByteString::from_static("echo"),
+            FastStr::from_static_str("echo"),
             self.protocol,
             &MsgArgs { msg: msg.into() },
         );
@@ -319,13 +315,13 @@ where
         &self,
         cx: &mut Context,
         code: i32,
-        message: impl Into<ByteString>,
-    ) -> Result<ByteString, FailError> {
+        message: impl Into<FastStr>,
+    ) -> Result<FastStr, FailError> {
         let args = FailArgs {
             code,
             message: message.into(),
         };
-        let req = ThriftRequest::new(ByteString::from_static("fail"), self.protocol, &args);
+        let req = ThriftRequest::new(FastStr::from_static_str("fail"), self.protocol, &args);
         match self.inner.call(cx, req).await?.decode::<StringResult>() {
             Ok(StringResult::Success(v)) => Ok(v),
             Ok(StringResult::Err(e)) => Err(FailError::Err(e)),
@@ -334,9 +330,9 @@ where
     }
 
     /// Sends `notify`, a oneway call.
-    pub async fn notify(&self, cx: &mut Context, msg: impl Into<ByteString>) -> Result<(), Status> {
+    pub async fn notify(&self, cx: &mut Context, msg: impl Into<FastStr>) -> Result<(), Status> {
         let req = ThriftRequest::new(
-            ByteString::from_static("notify"),
+            FastStr::from_static_str("notify"),
             self.protocol,
             &MsgArgs { msg: msg.into() },
         )

@@ -16,7 +16,7 @@ use std::{
 use common::{port_of, within};
 use rookery::{
     Address, Client, Code, Context, Framing, Protocol, RunningService, Service, Status,
-    codegen::{ByteString, ThriftRequest},
+    codegen::{FastStr, ThriftRequest},
     transport::client::Backoff,
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoError, EchoServer, FailError, MsgArgs};
@@ -64,7 +64,7 @@ impl Echo for Handler {
     /// - `code:N` fails with status code N (and sets response metadata `x-error-meta`);
     /// - `deadline` returns whether the call has a deadline;
     /// - anything else is echoed.
-    async fn echo(&self, cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         let state = &self.0;
         let mut parts = msg.split(':');
         match (parts.next(), parts.next(), parts.next()) {
@@ -119,12 +119,12 @@ impl Echo for Handler {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(EchoError { code, message }))
     }
 
-    async fn notify(&self, _cx: &mut Context, _msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, _msg: FastStr) -> Result<(), Status> {
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use std::{
 
 use common::{port_of, within};
 use rookery::{
-    Address, Client, Code, Context, Framing, RunningService, Service, Status, codegen::ByteString,
+    Address, Client, Code, Context, Framing, RunningService, Service, Status, codegen::FastStr,
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoError, EchoServer, FailError, MsgArgs};
 use tokio::{
@@ -51,7 +51,7 @@ impl Drop for DropGuard {
 }
 
 impl Echo for SlowHandler {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         if &*msg == "hang" {
             let _guard = DropGuard(self.0.hang_dropped.lock().unwrap().take());
             self.0.started.send_modify(|n| *n += 1);
@@ -83,12 +83,12 @@ impl Echo for SlowHandler {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(EchoError { code, message }))
     }
 
-    async fn notify(&self, _cx: &mut Context, _msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, _msg: FastStr) -> Result<(), Status> {
         Ok(())
     }
 }
@@ -467,7 +467,12 @@ fn framed_echo(seq: i32, msg: &str) -> Vec<u8> {
     };
     let mut message = BytesMut::new();
     Protocol::Binary.write_message_header(&mut message, "echo", MessageType::Call, seq);
-    Protocol::Binary.encode(&MsgArgs { msg: msg.into() }, &mut message);
+    Protocol::Binary.encode(
+        &MsgArgs {
+            msg: FastStr::new(msg),
+        },
+        &mut message,
+    );
     let mut out = (message.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(&message);
     out

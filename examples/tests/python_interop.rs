@@ -26,8 +26,7 @@ use std::{
 
 use common::{port_of, within};
 use rookery::{
-    Address, Client, Context, Framing, Protocol, RunningService, Service, Status,
-    codegen::ByteString,
+    Address, Client, Context, Framing, Protocol, RunningService, Service, Status, codegen::FastStr,
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoError, EchoServer, FailError};
 use tokio::{
@@ -178,7 +177,7 @@ struct Seen {
 struct Handler(Seen);
 
 impl Echo for Handler {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         if msg.len() < 64 {
             self.0.echoed.lock().unwrap().push(msg.to_string());
         }
@@ -189,12 +188,12 @@ impl Echo for Handler {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(EchoError { code, message }))
     }
 
-    async fn notify(&self, _cx: &mut Context, msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, msg: FastStr) -> Result<(), Status> {
         self.0.notified.send_modify(|n| n.push(msg.to_string()));
         Ok(())
     }

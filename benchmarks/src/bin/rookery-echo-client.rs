@@ -2,13 +2,13 @@
 //! defaults (TTHeader, binary, multiplexed), spread over `--connections` connections
 //! (default 1).
 
-use rookery::{Client, Context, codegen::ByteString};
+use rookery::{Client, Context, codegen::FastStr};
 use rookery_benchmarks::load::{self, Caller, ClientOptions};
 use rookery_examples::echo::EchoClient;
 
 struct RookeryCaller {
     client: EchoClient,
-    payload: ByteString,
+    payload: FastStr,
 }
 
 impl Caller for RookeryCaller {
@@ -46,7 +46,7 @@ async fn main() {
             .multiplexed(options.connections.unwrap_or(1))
             .build(),
     );
-    let payload = match ByteString::try_from(load::payload(options.payload)) {
+    let payload = match FastStr::from_bytes(load::payload(options.payload)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rookery-echo-client: payload is not UTF-8: {e}");

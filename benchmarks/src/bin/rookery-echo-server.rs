@@ -2,14 +2,14 @@
 //! served by `rookery::Service` at its defaults (it answers TTHeader, framed and buffered,
 //! binary and compact, on the one port).
 
-use rookery::{Context, Service, Status, codegen::ByteString};
+use rookery::{Context, Service, Status, codegen::FastStr};
 use rookery_benchmarks::serve;
 use rookery_examples::echo::{Echo, EchoServer, FailError};
 
 struct Handler;
 
 impl Echo for Handler {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         Ok(msg)
     }
 
@@ -17,14 +17,14 @@ impl Echo for Handler {
         &self,
         _cx: &mut Context,
         _code: i32,
-        _message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        _message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Status(Status::unimplemented(
             "not in the benchmark",
         )))
     }
 
-    async fn notify(&self, _cx: &mut Context, _msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, _msg: FastStr) -> Result<(), Status> {
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_registry::{Instance, protocol};
 use rookery_transport::client::Backoff;
 
@@ -24,7 +24,7 @@ use crate::{Now, clock, ewma::PeakEwma, health::Health};
 #[derive(Debug)]
 pub struct Endpoint {
     instance: Instance,
-    address: ByteString,
+    address: FastStr,
     weight: u32,
     in_flight: AtomicU32,
     latency: PeakEwma,
@@ -35,7 +35,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub(crate) fn new(instance: Instance, group: Arc<AtomicUsize>) -> Endpoint {
-        let address = ByteString::from(instance.address(protocol::THRIFT).unwrap_or_default());
+        let address = FastStr::new(instance.address(protocol::THRIFT).unwrap_or_default());
         Endpoint {
             weight: instance.weight.max(1),
             address,
@@ -70,7 +70,7 @@ impl Endpoint {
     }
 
     /// The instance's native (`thrift`) address, as registered; empty if it has none.
-    pub fn address(&self) -> &ByteString {
+    pub fn address(&self) -> &FastStr {
         &self.address
     }
 

@@ -26,8 +26,8 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
 use common::*;
+use faststr::FastStr;
 use proptest::{
     strategy::{Strategy, ValueTree},
     test_runner::TestRunner,
@@ -230,7 +230,7 @@ fn values() -> Vec<AllTypes> {
             an_i32: i32::MIN,
             an_i64: i64::MIN,
             a_double: f64::NEG_INFINITY,
-            a_string: ByteString::from("\u{0}\u{7f}\u{80}\u{ffff}\u{10ffff}"),
+            a_string: FastStr::from("\u{0}\u{7f}\u{80}\u{ffff}\u{10ffff}"),
             a_binary: Bytes::from((0..=255u8).collect::<Vec<_>>()),
             choice: Choice::Flag(false),
             bools: vec![false; 15],
@@ -245,7 +245,7 @@ fn values() -> Vec<AllTypes> {
             a_double: -0.0,
             an_i64: i64::MAX,
             an_i32: i32::MAX,
-            choice: Choice::Text(ByteString::from("")),
+            choice: Choice::Text(FastStr::from("")),
             string_lists: vec![vec![]; 20],
             i32_set: (-10..10).collect(),
             color: Color::GREEN,
@@ -357,7 +357,7 @@ fn cross_check(protocol: Protocol) {
         assert_eq!(
             header,
             MessageHeader {
-                name: ByteString::from(*name),
+                name: FastStr::from(*name),
                 kind: MessageType::Reply,
                 seq_id: *seq_id,
             }

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use bytestring::ByteString;
+use faststr::FastStr;
 use http::Extensions;
 
 use crate::Metadata;
@@ -9,11 +9,11 @@ use crate::Metadata;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Endpoint {
     /// The service name, as registered (`greeter`), or empty if unknown.
-    pub service: ByteString,
+    pub service: FastStr,
     /// The method name (`say_hello`), or empty if unknown.
-    pub method: ByteString,
+    pub method: FastStr,
     /// The address, as `host:port` or a Unix socket path, if known.
-    pub address: Option<ByteString>,
+    pub address: Option<FastStr>,
 }
 
 /// What travels with one call besides its request: identity, deadline, sequence id, metadata.

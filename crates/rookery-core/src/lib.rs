@@ -27,8 +27,8 @@ mod service;
 mod status;
 pub mod tower;
 
-pub use bytestring::ByteString;
 pub use context::{Context, Endpoint};
+pub use faststr::FastStr;
 pub use layer::{Identity, Layer, LayerFn, Stack, layer_fn};
 pub use metadata::Metadata;
 pub use service::{BoxFuture, BoxService, Service, ServiceFn, service_fn};

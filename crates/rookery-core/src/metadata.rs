@@ -1,4 +1,4 @@
-use bytestring::ByteString;
+use faststr::FastStr;
 
 /// String key/value pairs that travel with a call: TTHeader string info on the native
 /// transport, headers on HTTP-based ones.
@@ -7,7 +7,7 @@ use bytestring::ByteString;
 /// call carries few entries, so they live in a vector in insertion order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
-    entries: Vec<(ByteString, ByteString)>,
+    entries: Vec<(FastStr, FastStr)>,
 }
 
 impl Metadata {
@@ -29,9 +29,9 @@ impl Metadata {
     /// Sets `key` to `value`, returning the value it replaced.
     pub fn insert(
         &mut self,
-        key: impl Into<ByteString>,
-        value: impl Into<ByteString>,
-    ) -> Option<ByteString> {
+        key: impl Into<FastStr>,
+        value: impl Into<FastStr>,
+    ) -> Option<FastStr> {
         let key = key.into();
         let value = value.into();
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
@@ -44,7 +44,7 @@ impl Metadata {
     }
 
     /// Removes `key`, returning its value.
-    pub fn remove(&mut self, key: &str) -> Option<ByteString> {
+    pub fn remove(&mut self, key: &str) -> Option<FastStr> {
         let i = self.entries.iter().position(|(k, _)| k == key)?;
         Some(self.entries.remove(i).1)
     }
@@ -55,7 +55,7 @@ impl Metadata {
     }
 
     /// The pairs, in insertion order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&ByteString, &ByteString)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&FastStr, &FastStr)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
@@ -75,7 +75,7 @@ impl Metadata {
     }
 }
 
-impl<K: Into<ByteString>, V: Into<ByteString>> FromIterator<(K, V)> for Metadata {
+impl<K: Into<FastStr>, V: Into<FastStr>> FromIterator<(K, V)> for Metadata {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Metadata {
         let mut m = Metadata::new();
         for (k, v) in iter {

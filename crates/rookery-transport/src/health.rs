@@ -112,7 +112,7 @@ impl ThriftDecode for NoArgs {
 
 /// The result of `ping` and `check`: a string in field 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StringResult(pub bytestring::ByteString);
+pub struct StringResult(pub faststr::FastStr);
 
 impl ThriftEncode for StringResult {
     fn encode<W: ProtocolWrite>(&self, w: &mut W) {

@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::{
     DecodeError,
     thrift::{DecodeLimits, Protocol, ThriftDecode, ThriftEncode},
@@ -12,7 +12,7 @@ use rookery_codec::{
 #[derive(Clone, Debug)]
 pub struct ThriftRequest {
     /// The method name, without any `Service:` prefix.
-    pub method: ByteString,
+    pub method: FastStr,
     /// Whether the caller expects no reply.
     pub oneway: bool,
     /// The protocol `body` is encoded in.
@@ -26,7 +26,7 @@ pub struct ThriftRequest {
 impl ThriftRequest {
     /// A call of `method` with `args` encoded in `protocol`.
     pub fn new<A: ThriftEncode + ?Sized>(
-        method: impl Into<ByteString>,
+        method: impl Into<FastStr>,
         protocol: Protocol,
         args: &A,
     ) -> Self {

@@ -18,7 +18,7 @@
 //! not checked against the bytes present.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use bytestring::ByteString;
+use faststr::FastStr;
 
 use crate::frame::FrameError;
 
@@ -100,9 +100,9 @@ pub struct Header {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InfoEntry {
     /// A string key/value.
-    Str(ByteString, ByteString),
+    Str(FastStr, FastStr),
     /// An integer-keyed value.
-    Int(u16, ByteString),
+    Int(u16, FastStr),
     /// An access token.
     Token(Bytes),
 }
@@ -184,7 +184,7 @@ impl Header {
     }
 
     /// The value of a string key (entries that do not decode are passed over).
-    pub fn string(&self, key: &str) -> Option<ByteString> {
+    pub fn string(&self, key: &str) -> Option<FastStr> {
         self.entries().find_map(|e| match e {
             Ok(InfoEntry::Str(k, v)) if k == key => Some(v),
             _ => None,
@@ -192,7 +192,7 @@ impl Header {
     }
 
     /// The value of an integer key (entries that do not decode are passed over).
-    pub fn int(&self, key: u16) -> Option<ByteString> {
+    pub fn int(&self, key: u16) -> Option<FastStr> {
         self.entries().find_map(|e| match e {
             Ok(InfoEntry::Int(k, v)) if k == key => Some(v),
             _ => None,
@@ -211,14 +211,14 @@ fn take_u16(buf: &mut Bytes, what: &str) -> Result<u16, FrameError> {
     Ok(buf.get_u16())
 }
 
-fn take_str(buf: &mut Bytes, what: &str) -> Result<ByteString, FrameError> {
+fn take_str(buf: &mut Bytes, what: &str) -> Result<FastStr, FrameError> {
     let len = usize::from(take_u16(buf, what)?);
     if buf.remaining() < len {
         return Err(malformed(format!(
             "{what} of {len} bytes overruns the header"
         )));
     }
-    ByteString::try_from(buf.split_to(len)).map_err(|_| malformed(format!("{what} is not UTF-8")))
+    FastStr::from_bytes(buf.split_to(len)).map_err(|_| malformed(format!("{what} is not UTF-8")))
 }
 
 /// Checks the structure of info blocks (every count and length within the header) without

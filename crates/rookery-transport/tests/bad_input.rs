@@ -18,7 +18,7 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::{
     DecodeError,
     thrift::{
@@ -42,7 +42,7 @@ use tokio::{
 
 #[derive(Debug, Default, PartialEq)]
 struct Msg {
-    msg: ByteString,
+    msg: FastStr,
 }
 
 impl ThriftEncode for Msg {
@@ -73,7 +73,7 @@ impl ThriftDecode for Msg {
 
 /// The result struct of `echo`: field 0.
 #[derive(Debug, Default, PartialEq)]
-struct EchoResult(ByteString);
+struct EchoResult(FastStr);
 
 impl ThriftEncode for EchoResult {
     fn encode<W: ProtocolWrite>(&self, w: &mut W) {
@@ -396,7 +396,9 @@ impl Wire {
 
     /// A valid `echo(msg)` request.
     fn echo(self, seq: i32, msg: &str) -> Vec<u8> {
-        let args = self.protocol().encode_to_bytes(&Msg { msg: msg.into() });
+        let args = self.protocol().encode_to_bytes(&Msg {
+            msg: FastStr::new(msg),
+        });
         self.request(seq, "echo", &args)
     }
 }

@@ -62,7 +62,7 @@ pub async fn connect(service: &str) -> Result<BalancedClient, Error> {
 #[doc(hidden)]
 pub mod codegen {
     pub use bytes::{Bytes, BytesMut};
-    pub use bytestring::ByteString;
+    pub use faststr::FastStr;
     pub use rookery_codec::{
         DecodeError, DecodeErrorKind,
         thrift::{

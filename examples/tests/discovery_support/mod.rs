@@ -21,7 +21,7 @@ use std::{
 
 use rookery::{
     BalancedClient, Context, Protocol, Router, Service, Status,
-    codegen::ByteString,
+    codegen::FastStr,
     registry::{
         InstanceSet, Query, Watch,
         embedded::{Embedded, EmbeddedServer},
@@ -155,7 +155,7 @@ struct Labelled {
 }
 
 impl Echo for Labelled {
-    async fn echo(&self, _cx: &mut Context, msg: ByteString) -> Result<ByteString, Status> {
+    async fn echo(&self, _cx: &mut Context, msg: FastStr) -> Result<FastStr, Status> {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -167,12 +167,12 @@ impl Echo for Labelled {
         &self,
         _cx: &mut Context,
         code: i32,
-        message: ByteString,
-    ) -> Result<ByteString, FailError> {
+        message: FastStr,
+    ) -> Result<FastStr, FailError> {
         Err(FailError::Err(EchoError { code, message }))
     }
 
-    async fn notify(&self, _cx: &mut Context, _msg: ByteString) -> Result<(), Status> {
+    async fn notify(&self, _cx: &mut Context, _msg: FastStr) -> Result<(), Status> {
         Ok(())
     }
 }
@@ -621,7 +621,7 @@ pub async fn client_of(url: &str, service: &str) -> (BalancedClient, Watch) {
         .watch(&Query::service(service))
         .await
         .unwrap_or_else(|e| panic!("watching {service} at {url}: {e}"));
-    let client = BalancedClient::builder(service).watch(watch.clone());
+    let client = BalancedClient::builder(service.to_string()).watch(watch.clone());
     (client, watch)
 }
 

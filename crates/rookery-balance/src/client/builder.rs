@@ -1,7 +1,7 @@
 use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use arc_swap::ArcSwap;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_registry::{Discover, Query, RegistryError, Watch};
 use rookery_transport::{Client, ClientBuilder, client::Backoff};
 use tokio_util::sync::CancellationToken;
@@ -12,7 +12,7 @@ use crate::{Balance, EndpointSet, Filter};
 /// Builds a [`BalancedClient`]; made by [`BalancedClient::builder`].
 #[derive(Debug)]
 pub struct BalancedClientBuilder {
-    service: ByteString,
+    service: FastStr,
     query: Option<Query>,
     balance: Balance,
     filters: Vec<Arc<dyn Filter>>,
@@ -23,7 +23,7 @@ pub struct BalancedClientBuilder {
 }
 
 impl BalancedClientBuilder {
-    pub(super) fn new(service: ByteString) -> Self {
+    pub(super) fn new(service: FastStr) -> Self {
         BalancedClientBuilder {
             service,
             query: None,

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use arc_swap::ArcSwap;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_registry::{Instance, InstanceSet, Watch, protocol};
 use rookery_transport::{Address, Client, ClientBuilder};
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,7 @@ use crate::{Balance, EndpointSet, Filter, Selector};
 
 /// What turns an instance set into a selector.
 pub(super) struct Rebuild {
-    pub(super) service: ByteString,
+    pub(super) service: FastStr,
     pub(super) balance: Balance,
     pub(super) filters: Vec<Arc<dyn Filter>>,
     pub(super) region: Option<String>,

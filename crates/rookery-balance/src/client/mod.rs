@@ -7,7 +7,7 @@ mod follow;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_core::{Code, Context, Service, Status};
 use rookery_transport::{Client, ThriftRequest, ThriftResponse, client::Backoff};
 use tokio_util::sync::DropGuard;
@@ -43,7 +43,7 @@ pub struct BalancedClient {
 
 #[derive(Debug)]
 struct Shared {
-    service: ByteString,
+    service: FastStr,
     current: Arc<ArcSwap<Selector<Client>>>,
     max_attempts: usize,
     backoff: Backoff,
@@ -52,7 +52,7 @@ struct Shared {
 
 impl BalancedClient {
     /// A builder for a client of the service registered as `service`.
-    pub fn builder(service: impl Into<ByteString>) -> BalancedClientBuilder {
+    pub fn builder(service: impl Into<FastStr>) -> BalancedClientBuilder {
         BalancedClientBuilder::new(service.into())
     }
 

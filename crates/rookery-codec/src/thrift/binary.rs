@@ -161,7 +161,7 @@ impl<B: Buf> ProtocolRead for BinaryReader<B> {
             // Old, non-strict form: the name's length comes first.
             let len = checked_len(first.into(), 1, self.buf.remaining(), "method name")?;
             let name = self.buf.copy_to_bytes(len);
-            let name = bytestring::ByteString::try_from(name)
+            let name = faststr::FastStr::from_bytes(name)
                 .map_err(|e| DecodeError::new(DecodeErrorKind::InvalidUtf8, e.to_string()))?;
             let kind = MessageType::from_u8(self.read_i8()? as u8)?;
             let seq_id = self.read_i32()?;

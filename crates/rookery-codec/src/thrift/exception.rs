@@ -1,4 +1,4 @@
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_core::{Code, Status};
 
 use super::{ProtocolRead, ProtocolWrite, TType, ThriftDecode, ThriftEncode};
@@ -103,14 +103,14 @@ impl ApplicationExceptionKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApplicationException {
     /// What went wrong, for people.
-    pub message: ByteString,
+    pub message: FastStr,
     /// What went wrong, for programs.
     pub kind: ApplicationExceptionKind,
 }
 
 impl ApplicationException {
     /// An exception of `kind` with `message`.
-    pub fn new(kind: ApplicationExceptionKind, message: impl Into<ByteString>) -> Self {
+    pub fn new(kind: ApplicationExceptionKind, message: impl Into<FastStr>) -> Self {
         ApplicationException {
             message: message.into(),
             kind,
@@ -121,7 +121,7 @@ impl ApplicationException {
     pub fn from_status(status: &Status) -> Self {
         ApplicationException::new(
             ApplicationExceptionKind::for_code(status.code()),
-            status.message(),
+            FastStr::new(status.message()),
         )
     }
 
@@ -147,7 +147,7 @@ impl ThriftEncode for ApplicationException {
 
 impl ThriftDecode for ApplicationException {
     fn decode<R: ProtocolRead>(r: &mut R) -> Result<Self, DecodeError> {
-        let mut message = ByteString::new();
+        let mut message = FastStr::empty();
         let mut kind = ApplicationExceptionKind::Unknown;
         r.read_struct_begin()?;
         loop {

@@ -15,7 +15,7 @@ mod exception;
 mod sink;
 
 use bytes::{Buf, Bytes, BytesMut};
-use bytestring::ByteString;
+use faststr::FastStr;
 
 pub use binary::{BinaryReader, BinaryWriter};
 pub use compact::{CompactReader, CompactWriter};
@@ -115,7 +115,7 @@ impl MessageType {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageHeader {
     /// The method name, possibly prefixed with `Service:` by a multiplexing client.
-    pub name: ByteString,
+    pub name: FastStr,
     /// Call, reply, exception or oneway.
     pub kind: MessageType,
     /// The sequence id that matches a reply to its call.
@@ -245,9 +245,9 @@ pub trait ProtocolRead {
     /// Reads a `binary` (a slice of the input when reading from [`Bytes`]).
     fn read_binary(&mut self) -> Result<Bytes, DecodeError>;
     /// Reads a `string`, checking that it is UTF-8.
-    fn read_string(&mut self) -> Result<ByteString, DecodeError> {
+    fn read_string(&mut self) -> Result<FastStr, DecodeError> {
         let bytes = self.read_binary()?;
-        ByteString::try_from(bytes)
+        FastStr::from_bytes(bytes)
             .map_err(|e| DecodeError::new(DecodeErrorKind::InvalidUtf8, e.to_string()))
     }
     /// Reads a `uuid`.

@@ -10,7 +10,7 @@ pub mod value;
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use bytestring::ByteString;
+use faststr::FastStr;
 use proptest::prelude::*;
 use rookery_codec::thrift::{
     BinaryReader, CompactReader, DecodeError, Protocol, ProtocolRead, TType, ThriftDecode,
@@ -76,12 +76,12 @@ pub fn to_hex(bytes: &[u8]) -> String {
 // ---- strategies ----
 
 /// Short strings, including multi-byte characters.
-pub fn string() -> BoxedStrategy<ByteString> {
+pub fn string() -> BoxedStrategy<FastStr> {
     prop_oneof![
         3 => "[a-z]{0,6}",
         1 => ".{0,12}",
     ]
-    .prop_map(ByteString::from)
+    .prop_map(FastStr::from)
     .boxed()
 }
 
@@ -370,28 +370,28 @@ pub fn sample_all_types() -> AllTypes {
         an_i32: 1 << 20,
         an_i64: -(1 << 40),
         a_double: -2.5,
-        a_string: ByteString::from("héllo, 世界"),
+        a_string: FastStr::from("héllo, 世界"),
         a_binary: Bytes::from_static(b"\x00\x01\xfe\xff"),
         a_uuid: Some(*b"\x12\x34\x56\x78\x9a\xbc\xde\xf0\x0f\xed\xcb\xa9\x87\x65\x43\x21"),
         inner: Inner {
             id: 7,
-            name: ByteString::from("inner"),
+            name: FastStr::from("inner"),
             flag: Some(false),
         },
         choice: Choice::Inner(Inner {
             id: -1,
-            name: ByteString::from("chosen"),
+            name: FastStr::from("chosen"),
             flag: None,
         }),
         string_to_i64: BTreeMap::from([
-            (ByteString::from("one"), 1),
-            (ByteString::from("min"), i64::MIN),
+            (FastStr::from("one"), 1),
+            (FastStr::from("min"), i64::MIN),
         ]),
         i32_set: (0..20).map(|i| i * 1000 - 7000).collect(),
         string_lists: vec![
             vec![],
-            vec![ByteString::from("a")],
-            vec![ByteString::from("b"), ByteString::from("")],
+            vec![FastStr::from("a")],
+            vec![FastStr::from("b"), FastStr::from("")],
         ],
         bools: (0..17).map(|i| i % 3 == 0).collect(),
         inners: BTreeMap::from([
@@ -400,18 +400,18 @@ pub fn sample_all_types() -> AllTypes {
                 9,
                 Inner {
                     id: 9,
-                    name: ByteString::from("nine"),
+                    name: FastStr::from("nine"),
                     flag: Some(true),
                 },
             ),
         ]),
         color: Color::ULTRAVIOLET,
         opt_i32: Some(-1),
-        opt_string: Some(ByteString::from("opt")),
+        opt_string: Some(FastStr::from("opt")),
         opt_list: Some(vec![i64::MAX, 0, -1]),
         opt_bool: Some(true),
         far_i64: 1 << 62,
-        far_string: ByteString::from("far away"),
+        far_string: FastStr::from("far away"),
         back_i32: -123_456,
         neg_i16: i16::MIN,
         neg_bool: true,

@@ -3,7 +3,7 @@
 //!
 //! This file is shared by the integration tests (through `tests/common/mod.rs`) and by the fuzz
 //! targets (through `#[path]`), so it depends on nothing but the codec, `bytes` and
-//! `bytestring`. Its IDL twin is `tests/idl/alltypes.thrift` (without the `uuid` field, which
+//! `faststr`. Its IDL twin is `tests/idl/alltypes.thrift` (without the `uuid` field, which
 //! Debian's thrift compiler 0.17 does not know).
 //!
 //! Conventions the generated code will follow, and these types follow:
@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::thrift::{
     DecodeError, DecodeErrorKind, ProtocolRead, ProtocolWrite, TType, ThriftDecode, ThriftEncode,
 };
@@ -105,7 +105,7 @@ impl Color {
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Inner {
     pub id: i32,
-    pub name: ByteString,
+    pub name: FastStr,
     pub flag: Option<bool>,
 }
 
@@ -151,7 +151,7 @@ impl ThriftDecode for Inner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Choice {
     Num(i64),
-    Text(ByteString),
+    Text(FastStr),
     Inner(Inner),
     Flag(bool),
 }
@@ -236,23 +236,23 @@ pub struct AllTypes {
     pub an_i32: i32,
     pub an_i64: i64,
     pub a_double: f64,
-    pub a_string: ByteString,
+    pub a_string: FastStr,
     pub a_binary: Bytes,
     pub a_uuid: Option<[u8; 16]>,
     pub inner: Inner,
     pub choice: Choice,
-    pub string_to_i64: BTreeMap<ByteString, i64>,
+    pub string_to_i64: BTreeMap<FastStr, i64>,
     pub i32_set: BTreeSet<i32>,
-    pub string_lists: Vec<Vec<ByteString>>,
+    pub string_lists: Vec<Vec<FastStr>>,
     pub bools: Vec<bool>,
     pub inners: BTreeMap<i32, Inner>,
     pub color: Color,
     pub opt_i32: Option<i32>,
-    pub opt_string: Option<ByteString>,
+    pub opt_string: Option<FastStr>,
     pub opt_list: Option<Vec<i64>>,
     pub opt_bool: Option<bool>,
     pub far_i64: i64,
-    pub far_string: ByteString,
+    pub far_string: FastStr,
     pub back_i32: i32,
     pub neg_i16: i16,
     pub neg_bool: bool,
@@ -474,25 +474,25 @@ impl ThriftDecode for AllTypes {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct InnerV2 {
-    pub x_nested: Vec<BTreeMap<ByteString, Vec<Inner>>>,
+    pub x_nested: Vec<BTreeMap<FastStr, Vec<Inner>>>,
     pub id: i32,
     pub x_bool: bool,
     pub x_byte: i8,
-    pub name: ByteString,
+    pub name: FastStr,
     pub x_i16: i16,
     pub x_i32: i32,
     pub x_i64: i64,
     pub x_double: f64,
-    pub x_string: ByteString,
+    pub x_string: FastStr,
     pub x_binary: Bytes,
     pub x_uuid: [u8; 16],
     pub x_struct: Inner,
     pub x_union: Choice,
     pub flag: Option<bool>,
-    pub x_map: BTreeMap<i32, ByteString>,
-    pub x_set: BTreeSet<ByteString>,
+    pub x_map: BTreeMap<i32, FastStr>,
+    pub x_set: BTreeSet<FastStr>,
     pub x_bools: Vec<bool>,
-    pub x_maps: BTreeMap<ByteString, BTreeMap<i64, u64>>,
+    pub x_maps: BTreeMap<FastStr, BTreeMap<i64, u64>>,
     pub x_false: bool,
     pub x_all: Option<Box<AllTypes>>,
     pub x_sets: Vec<BTreeSet<i16>>,

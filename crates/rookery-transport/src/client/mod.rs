@@ -7,7 +7,7 @@ mod pool;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use bytes::BytesMut;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::thrift::{
     ApplicationException, DecodeLimits, MessageType, Protocol, ThriftDecode, ThriftEncode,
 };
@@ -58,8 +58,8 @@ pub(crate) struct Config {
     pub(crate) backoff: Backoff,
     pub(crate) max_frame_size: usize,
     pub(crate) limits: DecodeLimits,
-    pub(crate) caller: ByteString,
-    pub(crate) callee: ByteString,
+    pub(crate) caller: FastStr,
+    pub(crate) callee: FastStr,
 }
 
 /// Builds a [`Client`]. Clones make clients with the same settings, so one builder serves as
@@ -144,13 +144,13 @@ impl ClientBuilder {
     }
 
     /// The caller's service name, sent to the server (TTHeader's from-service).
-    pub fn caller(mut self, name: impl Into<ByteString>) -> Self {
+    pub fn caller(mut self, name: impl Into<FastStr>) -> Self {
         self.config.caller = name.into();
         self
     }
 
     /// The callee's service name, sent to the server (TTHeader's to-service).
-    pub fn callee(mut self, name: impl Into<ByteString>) -> Self {
+    pub fn callee(mut self, name: impl Into<FastStr>) -> Self {
         self.config.callee = name.into();
         self
     }
@@ -220,8 +220,8 @@ impl Client {
                 backoff: Backoff::default(),
                 max_frame_size: DEFAULT_MAX_FRAME_SIZE,
                 limits: DecodeLimits::default(),
-                caller: ByteString::new(),
-                callee: ByteString::new(),
+                caller: FastStr::empty(),
+                callee: FastStr::empty(),
             },
         }
     }
@@ -248,7 +248,7 @@ impl Client {
         A: ThriftEncode + ?Sized,
         R: ThriftDecode,
     {
-        let req = ThriftRequest::new(ByteString::from_static(method), self.config.protocol, args);
+        let req = ThriftRequest::new(FastStr::from_static_str(method), self.config.protocol, args);
         let resp = Service::call(self, cx, req).await?;
         resp.decode().map_err(|e| {
             Status::internal(format!("reply to {method} does not decode: {e}")).with_source(e)
@@ -265,7 +265,7 @@ impl Client {
     where
         A: ThriftEncode + ?Sized,
     {
-        let req = ThriftRequest::new(ByteString::from_static(method), self.config.protocol, args)
+        let req = ThriftRequest::new(FastStr::from_static_str(method), self.config.protocol, args)
             .oneway();
         Service::call(self, cx, req).await.map(|_| ())
     }
@@ -290,11 +290,7 @@ impl Client {
         }
     }
 
-    async fn health_call(
-        &self,
-        cx: &mut Context,
-        method: &'static str,
-    ) -> Result<ByteString, Status> {
+    async fn health_call(&self, cx: &mut Context, method: &'static str) -> Result<FastStr, Status> {
         let result: health::StringResult = self.call(cx, method, &health::NoArgs).await?;
         Ok(result.0)
     }

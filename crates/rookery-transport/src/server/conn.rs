@@ -16,7 +16,7 @@ use std::{
 };
 
 use bytes::BytesMut;
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::thrift::{ApplicationException, MessageType, Protocol};
 use rookery_core::{Context, Service, Status};
 use tokio::{
@@ -58,7 +58,7 @@ struct Conn<S> {
     draining: AtomicBool,
     /// The client said it understands control frames.
     control: AtomicBool,
-    peer: Option<ByteString>,
+    peer: Option<FastStr>,
 }
 
 /// How to address a reply: the framing, protocol, name and sequence id of its call.
@@ -66,7 +66,7 @@ struct ReplyTo {
     framing: Framing,
     protocol: Protocol,
     seq_id: i32,
-    name: ByteString,
+    name: FastStr,
 }
 
 /// Why the read loop ended.
@@ -91,7 +91,7 @@ pub(super) async fn serve_connection<S>(
 ) where
     S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
 {
-    let peer_name = peer.map(|p| ByteString::from(p.to_string()));
+    let peer_name = peer.map(|p| FastStr::from(p.to_string()));
     let mut stream = stream;
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
     // HTTP (health checks) and Thrift share the port: tell them apart by the first bytes.
@@ -422,7 +422,7 @@ fn answer_health<S>(
     conn: &Conn<S>,
     framing: Framing,
     protocol: Protocol,
-    name: ByteString,
+    name: FastStr,
     seq_id: i32,
     method: &str,
     oneway: bool,
@@ -451,7 +451,7 @@ fn answer_health<S>(
     let _ = conn.queue.push(|buf, _| match &reply {
         Ok(text) => {
             let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, None, draining));
-            let result = health::StringResult(ByteString::from_static(text));
+            let result = health::StringResult(FastStr::from_static_str(text));
             let _ = write_frame(
                 buf,
                 framing,

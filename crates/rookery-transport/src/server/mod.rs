@@ -7,7 +7,7 @@ mod router;
 
 use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_codec::thrift::DecodeLimits;
 use rookery_core::Service;
 use tokio::sync::{Semaphore, watch};
@@ -26,7 +26,7 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) limits: DecodeLimits,
-    pub(crate) service_name: ByteString,
+    pub(crate) service_name: FastStr,
     pub(crate) health: Health,
 }
 
@@ -37,7 +37,7 @@ impl Default for Config {
             max_connections: 10_000,
             drain_timeout: Duration::from_secs(30),
             limits: DecodeLimits::default(),
-            service_name: ByteString::new(),
+            service_name: FastStr::empty(),
             health: Health::new(),
         }
     }
@@ -79,7 +79,7 @@ impl ServerBuilder {
 
     /// The name this server is known by (its registry name), put in each call's context as
     /// the callee's service.
-    pub fn service_name(mut self, name: impl Into<ByteString>) -> Self {
+    pub fn service_name(mut self, name: impl Into<FastStr>) -> Self {
         self.config.service_name = name.into();
         self
     }

@@ -1,6 +1,6 @@
 use std::{collections::HashMap, future::Future};
 
-use bytestring::ByteString;
+use faststr::FastStr;
 use rookery_core::{BoxService, Context, Service, Status};
 
 use crate::{ThriftRequest, ThriftResponse};
@@ -18,7 +18,7 @@ pub trait NamedService: Service<ThriftRequest, Response = ThriftResponse> + 'sta
 /// protocol prefixes methods with `Service:`, Kitex sends the `isn` header. Routers prefer it
 /// to the method name alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdlService(pub ByteString);
+pub struct IdlService(pub FastStr);
 
 /// Routes calls to services by service and method, so one server serves several services.
 ///
