@@ -11,5 +11,8 @@
 //!
 //! Generated code targets the hidden `rookery::codegen` module only.
 
+pub mod error;
 pub mod protobuf;
 pub mod thrift;
+
+pub use error::{Diagnostic, ErrorKind, IdlError, Severity};

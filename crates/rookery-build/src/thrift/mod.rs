@@ -1,3 +1,6 @@
 //! Thrift IDL: parsing, resolution and code generation.
 
 pub mod ast;
+pub mod lexer;
+pub mod parser;
+pub mod resolve;

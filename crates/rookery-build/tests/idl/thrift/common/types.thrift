@@ -1,0 +1,2 @@
+typedef string Text
+const i32 LIMIT = 10

@@ -1,0 +1,1 @@
+const string WHERE = "dir_b"
