@@ -770,7 +770,7 @@ fn resolve(
                 other => {
                     return Err(Diagnostic::error(
                         ErrorKind::NotAType,
-                        format!("'{name}' is a {}, not a type", other.kind_name()),
+                        format!("'{name}' is {}, not a type", a_kind(other)),
                     )
                     .at(span));
                 }
@@ -1065,16 +1065,14 @@ impl<'p> Evaluator<'p> {
                         format!("'{name}'"),
                     ),
                 };
-                match convert(self.program, found, target) {
-                    Ok(value) => Ok(value),
-                    Err(found) => self.fail(
-                        Diagnostic::error(
-                            ErrorKind::ConstType,
-                            format!("expected {}, found {what}, {found}", expected(target)),
-                        )
-                        .at(at),
-                    ),
-                }
+                let message = match convert(self.program, found, target) {
+                    Ok(value) => return Ok(value),
+                    Err(ConvertError::Mismatch(found)) => {
+                        format!("expected {}, found {what} ({found})", expected(target))
+                    }
+                    Err(ConvertError::Other(why)) => format!("{what}: {why}"),
+                };
+                self.fail(Diagnostic::error(ErrorKind::ConstType, message).at(at))
             }
             (ConstValue::Int(v), ty) => match ty {
                 ResolvedType::I8 | ResolvedType::I16 | ResolvedType::I32 | ResolvedType::I64 => {
@@ -1253,8 +1251,8 @@ impl<'p> Evaluator<'p> {
                 other => Err(Diagnostic::error(
                     ErrorKind::UnknownConst,
                     format!(
-                        "'{name}' is a {}, not a constant or an enum value",
-                        other.kind_name()
+                        "'{name}' is {}, not a constant or an enum value",
+                        a_kind(other)
                     ),
                 )),
             };
@@ -1286,6 +1284,17 @@ impl<'p> Evaluator<'p> {
             ErrorKind::UnknownConst,
         ))
     }
+}
+
+/// What a definition is, with its article (`a struct`, `an enum`), for messages.
+fn a_kind(definition: &Definition) -> String {
+    let kind = definition.kind_name();
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
 }
 
 fn value_names(e: &Enum) -> String {
@@ -1346,12 +1355,24 @@ fn enum_value_of(program: &Program, file: FileId, name: &str, v: i64) -> Result<
 
 /// `value` (the value of a constant, of that constant's type) as a `target`, or a description
 /// of what it is when it does not fit.
-fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Value, String> {
+/// Why a constant's value does not fit where it is used.
+enum ConvertError {
+    /// It is another kind of value, described.
+    Mismatch(String),
+    /// It is the right kind but not a right value: why.
+    Other(String),
+}
+
+fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Value, ConvertError> {
     use ResolvedType as T;
     let int_type = matches!(target, T::I8 | T::I16 | T::I32 | T::I64);
     match (value, target) {
-        (Value::Int(v), t) if int_type => in_range(v, t).map(Value::Int),
-        (Value::Enum { value, .. }, t) if int_type => in_range(i64::from(value), t).map(Value::Int),
+        (Value::Int(v), t) if int_type => {
+            in_range(v, t).map(Value::Int).map_err(ConvertError::Other)
+        }
+        (Value::Enum { value, .. }, t) if int_type => in_range(i64::from(value), t)
+            .map(Value::Int)
+            .map_err(ConvertError::Other),
         (Value::Bool(b), _) if int_type => Ok(Value::Int(i64::from(b))),
         (Value::Int(v), T::Double) => Ok(Value::Double(v as f64)),
         (Value::Double(v), T::Double) => Ok(Value::Double(v)),
@@ -1366,7 +1387,7 @@ fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Val
         (Value::Uuid(u), T::Uuid) => Ok(Value::Uuid(u)),
         (Value::String(s), T::Uuid) => parse_uuid(&s)
             .map(Value::Uuid)
-            .ok_or_else(|| format!("{s:?}")),
+            .ok_or_else(|| ConvertError::Mismatch(format!("the string {s:?}"))),
         (
             Value::Enum {
                 file,
@@ -1391,7 +1412,9 @@ fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Val
                 kind: NamedKind::Enum,
                 ..
             },
-        ) => Err(format!("a value of enum '{enum_name}'")),
+        ) => Err(ConvertError::Mismatch(format!(
+            "a value of enum '{enum_name}'"
+        ))),
         (
             Value::Int(v),
             T::Named {
@@ -1399,7 +1422,7 @@ fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Val
                 kind: NamedKind::Enum,
                 name,
             },
-        ) => enum_value_of(program, *file, name, v),
+        ) => enum_value_of(program, *file, name, v).map_err(ConvertError::Other),
         (Value::List(items) | Value::Set(items), T::List(element) | T::Set(element)) => {
             let items = items
                 .into_iter()
@@ -1420,7 +1443,7 @@ fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Val
                         convert(program, v, value_type)?,
                     ))
                 })
-                .collect::<Result<Vec<_>, String>>()?;
+                .collect::<Result<Vec<_>, ConvertError>>()?;
             Ok(Value::Map(entries))
         }
         (
@@ -1429,7 +1452,7 @@ fn convert(program: &Program, value: Value, target: &ResolvedType) -> Result<Val
                 file: f, name: n, ..
             },
         ) if file == *f && name == *n => Ok(Value::Struct { file, name, fields }),
-        (value, _) => Err(describe_value(&value)),
+        (value, _) => Err(ConvertError::Mismatch(describe_value(&value))),
     }
 }
 
@@ -1442,9 +1465,7 @@ fn describe_value(value: &Value) -> String {
         Value::String(s) => format!("the string {s:?}"),
         Value::Binary(_) => "a binary".into(),
         Value::Uuid(_) => "a uuid".into(),
-        Value::Enum {
-            enum_name, name, ..
-        } => format!("'{enum_name}.{name}'"),
+        Value::Enum { enum_name, .. } => format!("a value of enum '{enum_name}'"),
         Value::List(_) => "a list".into(),
         Value::Set(_) => "a set".into(),
         Value::Map(_) => "a map".into(),
@@ -1566,9 +1587,9 @@ impl<'p> Checker<'p> {
                     Diagnostic::error(
                         ErrorKind::DuplicateDefinition,
                         format!(
-                            "'{}' is already defined, as a {} at line {}",
+                            "'{}' is already defined, as {} at line {}",
                             definition.name(),
-                            previous.kind_name(),
+                            a_kind(previous),
                             previous.span().line
                         ),
                     )
@@ -1707,7 +1728,13 @@ impl<'p> Checker<'p> {
                                 break;
                             };
                             if seen.contains(&(f, s.name.as_str())) {
-                                if f == file.id && s.name == service.name {
+                                // A cycle is told once, at the member defined first (all
+                                // its members are in one file: files cannot include each
+                                // other).
+                                let first = seen.iter().all(|(_, n)| {
+                                    file.index.get(*n) >= file.index.get(service.name.as_str())
+                                });
+                                if f == file.id && s.name == service.name && first {
                                     let mut chain: Vec<String> =
                                         seen.iter().map(|(_, n)| format!("'{n}'")).collect();
                                     chain.push(format!("'{}'", service.name));
@@ -1746,8 +1773,8 @@ impl<'p> Checker<'p> {
                         Diagnostic::error(
                             ErrorKind::NotAService,
                             format!(
-                                "'{base}' is a {}, not a service: only a service can be extended",
-                                other.kind_name()
+                                "'{base}' is {}, not a service: only a service can be extended",
+                                a_kind(other)
                             ),
                         )
                         .at(span),
@@ -1849,7 +1876,12 @@ impl<'p> Checker<'p> {
                         ) => "a union".to_owned(),
                         (_, ResolvedType::Named { .. }) => "a struct".to_owned(),
                         (TypeRef::Named(..), _) => format!("a typedef of {resolved}"),
-                        _ => "a base or container type".to_owned(),
+                        _ => String::new(),
+                    };
+                    let what = if what.is_empty() {
+                        "not an exception".to_owned()
+                    } else {
+                        format!("{what}, not an exception")
                     };
                     let span = match &field.ty {
                         TypeRef::Named(_, span) => span,
@@ -1859,7 +1891,7 @@ impl<'p> Checker<'p> {
                         Diagnostic::error(
                             ErrorKind::NotAnException,
                             format!(
-                                "'{}' is {what}, not an exception: '{}' can only throw exceptions",
+                                "'{}' is {what}: '{}' can only throw exceptions",
                                 field.ty, function.name
                             ),
                         )

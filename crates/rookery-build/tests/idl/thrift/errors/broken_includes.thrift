@@ -1,0 +1,2 @@
+include "broken_one.thrift"
+include "broken_two.thrift"

@@ -1,0 +1,3 @@
+struct One {
+  1: i32
+}

@@ -1,0 +1,1 @@
+enum Two { A = "a" }

@@ -1,0 +1,6 @@
+enum Color {
+  RED,
+  GREEN,
+  RED = 7,
+  CRIMSON = 0
+}

@@ -1,0 +1,3 @@
+include "nowhere.thrift"
+include "../inc/shared.thrift"
+include "also/missing.thrift"

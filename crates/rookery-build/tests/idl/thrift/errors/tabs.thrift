@@ -1,0 +1,3 @@
+struct Tabbed {
+	1:	Unknown	field
+}
