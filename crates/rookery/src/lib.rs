@@ -27,6 +27,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "protobuf")]
+mod codegen_protobuf;
 mod error;
 mod lifecycle;
 
@@ -61,6 +63,9 @@ pub async fn connect(service: &str) -> Result<BalancedClient, Error> {
 /// together.
 #[doc(hidden)]
 pub mod codegen {
+    // Protobuf's part (keep this line if the module moves to its own file).
+    #[cfg(feature = "protobuf")]
+    pub use crate::codegen_protobuf::*;
     pub use bytes::{Bytes, BytesMut};
     pub use faststr::FastStr;
     pub use rookery_codec::{

@@ -1,0 +1,218 @@
+//! From a descriptor set to Rust source: one file per package, and the root that nests them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use prost_types::{EnumDescriptorProto, FileDescriptorProto};
+
+use super::{
+    Error,
+    code::Code,
+    error::Location,
+    types::{Types, WELL_KNOWN_FILES, package_module},
+};
+
+/// How code is generated.
+pub(crate) struct Options {
+    /// The path of the support module generated code names (`::rookery::codegen`).
+    pub(crate) codegen: String,
+    /// Whether the well-known types are named in `{codegen}::wkt` instead of generated.
+    pub(crate) external_wkt: bool,
+    /// Whether servers and clients are generated for services.
+    pub(crate) services: bool,
+}
+
+/// What the generator needs to know while it writes one file's types.
+pub(crate) struct FileContext<'a> {
+    pub(crate) types: &'a Types,
+    pub(crate) codegen: &'a str,
+    pub(crate) proto3: bool,
+    pub(crate) file: &'a FileDescriptorProto,
+    pub(crate) package: &'a str,
+    all: &'a [FileDescriptorProto],
+    comments: HashMap<Vec<i32>, String>,
+    spans: HashMap<Vec<i32>, (usize, usize)>,
+    sources: &'a HashMap<String, String>,
+}
+
+impl<'a> FileContext<'a> {
+    /// The leading comment (or failing that, the trailing one) of the element at `path`.
+    pub(crate) fn comment(&self, path: &[i32]) -> Option<&str> {
+        self.comments.get(path).map(String::as_str)
+    }
+
+    /// Where the element at `path` is, for an error about it.
+    pub(crate) fn location(&self, path: &[i32]) -> Option<Location> {
+        let (line, column) = *self.spans.get(path)?;
+        let text = self
+            .sources
+            .get(self.file.name())
+            .and_then(|s| s.lines().nth(line))
+            .unwrap_or_default()
+            .to_string();
+        Some(Location {
+            file: self.file.name().to_string(),
+            line: line + 1,
+            column: column + 1,
+            text,
+        })
+    }
+
+    /// The enum named `full`, in any file.
+    pub(crate) fn find_enum(&self, full: &str) -> Option<&'a EnumDescriptorProto> {
+        for file in self.all {
+            let prefix = if file.package().is_empty() {
+                String::new()
+            } else {
+                format!(".{}", file.package())
+            };
+            for e in &file.enum_type {
+                if format!("{prefix}.{}", e.name()) == full {
+                    return Some(e);
+                }
+            }
+            let mut stack: Vec<(String, &prost_types::DescriptorProto)> = file
+                .message_type
+                .iter()
+                .map(|m| (format!("{prefix}.{}", m.name()), m))
+                .collect();
+            while let Some((name, m)) = stack.pop() {
+                for e in &m.enum_type {
+                    if format!("{name}.{}", e.name()) == full {
+                        return Some(e);
+                    }
+                }
+                stack.extend(
+                    m.nested_type
+                        .iter()
+                        .map(|n| (format!("{name}.{}", n.name()), n)),
+                );
+            }
+        }
+        None
+    }
+}
+
+/// Generates the code of every file in `files` (except the well-known types rookery ships,
+/// when `external_wkt`): Rust source by package.
+pub(crate) fn generate(
+    files: &[FileDescriptorProto],
+    sources: &HashMap<String, String>,
+    options: &Options,
+) -> Result<BTreeMap<String, String>, Error> {
+    let types = Types::new(files, &options.codegen, options.external_wkt);
+    let mut packages: BTreeMap<String, Code> = BTreeMap::new();
+    for file in files {
+        if options.external_wkt && WELL_KNOWN_FILES.contains(&file.name()) {
+            continue;
+        }
+        let mut comments = HashMap::new();
+        let mut spans = HashMap::new();
+        if let Some(info) = &file.source_code_info {
+            for loc in &info.location {
+                let text = loc
+                    .leading_comments
+                    .as_deref()
+                    .or(loc.trailing_comments.as_deref());
+                if let Some(text) = text {
+                    comments.insert(loc.path.clone(), text.to_string());
+                }
+                if let [line, column, ..] = loc.span[..] {
+                    spans
+                        .entry(loc.path.clone())
+                        .or_insert((line as usize, column as usize));
+                }
+            }
+        }
+        let cx = FileContext {
+            types: &types,
+            codegen: &options.codegen,
+            proto3: file.syntax() == "proto3",
+            file,
+            package: file.package(),
+            all: files,
+            comments,
+            spans,
+            sources,
+        };
+        let module = package_module(file.package());
+        let code = packages
+            .entry(file.package().to_string())
+            .or_insert_with(|| {
+                let mut code = Code::default();
+                code.line("// @generated by rookery-build from Protobuf. Do not edit.");
+                code.line("");
+                code
+            });
+        code.line(format!("// From {}.", file.name()));
+        for (i, msg) in file.message_type.iter().enumerate() {
+            let full = if file.package().is_empty() {
+                format!(".{}", msg.name())
+            } else {
+                format!(".{}.{}", file.package(), msg.name())
+            };
+            cx.message(code, msg, &full, &module, &[4, i as i32])?;
+            code.line("");
+        }
+        for (i, e) in file.enum_type.iter().enumerate() {
+            cx.enumeration(code, e, &[5, i as i32]);
+            code.line("");
+        }
+        if options.services {
+            for (i, service) in file.service.iter().enumerate() {
+                cx.service(code, service, &module, &[6, i as i32]);
+                code.line("");
+            }
+        }
+    }
+    Ok(packages
+        .into_iter()
+        .map(|(package, code)| (package, code.into_string()))
+        .collect())
+}
+
+/// The name of the file that holds a package's code.
+pub(crate) fn package_file(package: &str) -> String {
+    if package.is_empty() {
+        "_.rs".to_string()
+    } else {
+        format!("{package}.rs")
+    }
+}
+
+/// What generated modules allow: generated names and comments come from the `.proto`.
+const ALLOW: &str = "#[allow(missing_docs, unreachable_pub, non_camel_case_types, clippy::all, clippy::pedantic, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, rustdoc::bare_urls, rustdoc::invalid_rust_codeblocks)]";
+
+/// The root file: a module per package part, each including its package's file. `include`
+/// gives the `include!` argument for a file name.
+pub(crate) fn root(packages: &[&str], include: impl Fn(&str) -> String) -> String {
+    #[derive(Default)]
+    struct Node {
+        file: Option<String>,
+        children: BTreeMap<String, Node>,
+    }
+    let mut tree = Node::default();
+    for package in packages {
+        let mut node = &mut tree;
+        for part in package_module(package) {
+            node = node.children.entry(part).or_default();
+        }
+        node.file = Some(package_file(package));
+    }
+    fn write(code: &mut Code, node: &Node, include: &dyn Fn(&str) -> String) {
+        if let Some(file) = &node.file {
+            code.line(format!("include!({});", include(file)));
+        }
+        for (name, child) in &node.children {
+            code.line(ALLOW);
+            code.open(format!("pub mod {name} {{"));
+            write(code, child, include);
+            code.close();
+        }
+    }
+    let mut code = Code::default();
+    code.line("// @generated by rookery-build from Protobuf. Do not edit.");
+    code.line("// Include it where the generated modules belong:");
+    code.line("// `include!(concat!(env!(\"OUT_DIR\"), \"/rookery_protobuf.rs\"));`");
+    write(&mut code, &tree, &include);
+    code.into_string()
+}
