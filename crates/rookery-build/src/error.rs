@@ -211,7 +211,8 @@ impl fmt::Display for Diagnostic {
                 .take(span.column.saturating_sub(1) as usize)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            write!(f, "\n{pad} |\n{number} | {line}\n{pad} | {lead}^")?;
+            let gap = if line.is_empty() { "" } else { " " };
+            write!(f, "\n{pad} |\n{number} |{gap}{line}\n{pad} | {lead}^")?;
         }
         Ok(())
     }

@@ -89,6 +89,9 @@ pub struct Lexer<'a> {
     doc_slash_line: Option<u32>,
     /// The lines of a `///` run so far.
     doc_lines: Vec<String>,
+    /// Where the last token ended: the end of the file is shown there, right after the
+    /// last thing written, rather than on a blank line below it.
+    last_end: Option<(u32, u32)>,
 }
 
 impl<'a> Lexer<'a> {
@@ -103,6 +106,7 @@ impl<'a> Lexer<'a> {
             doc: None,
             doc_slash_line: None,
             doc_lines: Vec::new(),
+            last_end: None,
         }
     }
 
@@ -122,6 +126,10 @@ impl<'a> Lexer<'a> {
         let span = self.span();
         let start = self.pos;
         let Some(c) = self.peek() else {
+            let mut span = span;
+            if let Some((line, column)) = self.last_end {
+                (span.line, span.column) = (line, column);
+            }
             return Ok(self.token(TokenKind::Eof, span));
         };
         let kind = match c {
@@ -154,6 +162,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn token(&mut self, kind: TokenKind, span: Span) -> Token {
+        if kind != TokenKind::Eof {
+            self.last_end = Some((self.line, self.column));
+        }
         self.flush_slash_doc();
         self.doc_slash_line = None;
         Token {
@@ -434,7 +445,8 @@ impl<'a> Lexer<'a> {
                         Some('\\') => '\\',
                         other => {
                             let found = match other {
-                                None | Some('\n') => "the end of the line".to_owned(),
+                                None => "the end of the file".to_owned(),
+                                Some('\n') => "the end of the line".to_owned(),
                                 Some(c) => format!("'\\{c}'"),
                             };
                             return Err(self.error(

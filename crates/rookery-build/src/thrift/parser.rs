@@ -712,6 +712,7 @@ impl<'a> Parser<'a> {
             }
             let doc = first.doc.clone();
             let mut id = None;
+            let mut warned = false;
             if let TokenKind::Int(written) = first.kind {
                 self.next()?;
                 self.expect(&TokenKind::Colon, || {
@@ -728,6 +729,7 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 if written <= 0 {
+                    warned = true;
                     self.warn(
                         ErrorKind::ImplicitFieldId,
                         &first.span,
@@ -793,7 +795,7 @@ impl<'a> Parser<'a> {
                         )
                     })?;
                     next_implicit -= 1;
-                    if !matches!(list, FieldList::XsdAttrs) {
+                    if !warned && !matches!(list, FieldList::XsdAttrs) {
                         self.warn(
                             ErrorKind::ImplicitFieldId,
                             &span,

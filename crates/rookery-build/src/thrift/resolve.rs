@@ -985,7 +985,11 @@ impl<'p> Evaluator<'p> {
             return self.fail(
                 Diagnostic::error(
                     ErrorKind::ConstCycle,
-                    format!("constant cycle: {}", names.join(" -> ")),
+                    if names.len() == 2 {
+                        format!("constant {} is defined by itself", names[0])
+                    } else {
+                        format!("constant cycle: {}", names.join(" -> "))
+                    },
                 )
                 .at_opt(used_at),
             );
@@ -1275,6 +1279,15 @@ impl<'p> Evaluator<'p> {
                     )),
                 };
             }
+            if let Some((_, other)) = program.lookup(from, prefix) {
+                return Err(Diagnostic::error(
+                    ErrorKind::UnknownConst,
+                    format!(
+                        "'{name}' names nothing: '{prefix}' is {}, not an enum",
+                        a_kind(other)
+                    ),
+                ));
+            }
         }
         Err(unknown(
             program,
@@ -1289,7 +1302,8 @@ impl<'p> Evaluator<'p> {
 /// What a definition is, with its article (`a struct`, `an enum`), for messages.
 fn a_kind(definition: &Definition) -> String {
     let kind = definition.kind_name();
-    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    // "an enum", "an exception", but "a union".
+    let article = if kind.starts_with(['a', 'e', 'i', 'o']) {
         "an"
     } else {
         "a"
@@ -1741,10 +1755,14 @@ impl<'p> Checker<'p> {
                                     self.error(
                                         Diagnostic::error(
                                             ErrorKind::ExtendsCycle,
-                                            format!(
-                                                "services extend each other in a cycle: {}",
-                                                chain.join(" -> ")
-                                            ),
+                                            if chain.len() == 2 {
+                                                format!("service {} extends itself", chain[0])
+                                            } else {
+                                                format!(
+                                                    "services extend each other in a cycle: {}",
+                                                    chain.join(" -> ")
+                                                )
+                                            },
                                         )
                                         .at(span),
                                     );

@@ -7,3 +7,5 @@ const Numberz B = ONE
 const Numberz C = Numberz.TEN
 const i32 D = shared.MIN
 const string E = Numberz
+struct Point {}
+const i32 F = Point.X

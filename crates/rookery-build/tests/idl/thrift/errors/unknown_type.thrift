@@ -5,4 +5,5 @@ struct Order {
   2: shared.Paylod payload
   3: nope.Thing thing
   4: list<map<string, Missing>> nested
+  5: Payload unqualified
 }
