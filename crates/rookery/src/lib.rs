@@ -31,6 +31,7 @@
 mod codegen_protobuf;
 mod error;
 mod lifecycle;
+pub mod rpc;
 
 pub use rookery_balance as balance;
 pub use rookery_codec as codec;
@@ -44,6 +45,10 @@ pub use rookery_balance::{Balance, BalancedClient};
 pub use rookery_codec::thrift::Protocol;
 pub use rookery_core::{Code, Context, Layer, Metadata, Status};
 pub use rookery_transport::{Address, Client, ClientBuilder, Framing, NamedService, Router};
+
+/// Makes a Rust trait a service: server and client generated from the trait, arguments and
+/// results in serde, no IDL. See [`rpc`] for how methods are written and what travels.
+pub use rookery_macros::service;
 
 /// A client of `service`, found in the registry `ROOKERY_REGISTRY` names (the embedded
 /// registry of this process when it is not set) and balanced over its instances with P2C
