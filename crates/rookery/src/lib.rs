@@ -64,21 +64,5 @@ pub async fn connect(service: &str) -> Result<BalancedClient, Error> {
         .map_err(|e| Error::with_source(format!("discovering {service}"), e))
 }
 
-/// What generated code uses. Not a stable API: generated code and this module change
-/// together.
 #[doc(hidden)]
-pub mod codegen {
-    // Protobuf's part (keep this line if the module moves to its own file).
-    #[cfg(feature = "protobuf")]
-    pub use crate::codegen_protobuf::*;
-    pub use bytes::{Bytes, BytesMut};
-    pub use faststr::FastStr;
-    pub use rookery_codec::{
-        DecodeError, DecodeErrorKind,
-        thrift::{
-            MessageType, Protocol, ProtocolRead, ProtocolWrite, TType, ThriftDecode, ThriftEncode,
-        },
-    };
-    pub use rookery_core::{BoxFuture, Context, Service, Status};
-    pub use rookery_transport::{Client, NamedService, ThriftRequest, ThriftResponse};
-}
+pub mod codegen;

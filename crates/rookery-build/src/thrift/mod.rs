@@ -4,3 +4,6 @@ pub mod ast;
 pub mod lexer;
 pub mod parser;
 pub mod resolve;
+pub mod r#gen;
+
+pub use r#gen::Builder;
