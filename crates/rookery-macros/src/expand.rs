@@ -2,8 +2,8 @@
 //! client, and the arguments structs that travel.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::{Ident, Path, spanned::Spanned};
+use quote::{format_ident, quote};
+use syn::{Ident, Path, ext::IdentExt};
 
 use crate::model::{Method, Service};
 
@@ -51,10 +51,7 @@ pub(crate) fn expand(service: &Service, krate: &Path) -> TokenStream {
     let args_structs = methods.iter().map(|m| args_struct(m, &rt));
     let dispatch = methods.iter().map(|m| dispatch_arm(name, m, &rt));
     let client_methods = methods.iter().map(|m| client_method(m, vis, &rt));
-    let assertions = methods.iter().filter_map(|m| {
-        let ty = m.output.as_ref()?;
-        Some(quote_spanned!(ty.span()=> #rt::assert_reply::<#ty>();))
-    });
+    let method_impls = methods.iter().map(|m| method_impl(m, &rt));
     let wire_names = methods.iter().map(|m| &m.wire_name);
     let server_doc = format!(
         "Serves a [`{ident}`] handler as the service `{name}`: a `NamedService` for \
@@ -218,10 +215,7 @@ pub(crate) fn expand(service: &Service, krate: &Path) -> TokenStream {
                 #(#client_methods)*
             }
 
-            #[allow(dead_code)]
-            fn __rookery_assertions() {
-                #(#assertions)*
-            }
+            #(#method_impls)*
         };
     }
 }
@@ -230,12 +224,26 @@ fn args_struct_ident(m: &Method) -> Ident {
     format_ident!("__RookeryArgs_{}", m.wire_name)
 }
 
+fn method_ident(m: &Method) -> Ident {
+    format_ident!("__RookeryMethod_{}", m.wire_name)
+}
+
+fn arg_idents(m: &Method) -> Vec<Ident> {
+    m.args
+        .iter()
+        .map(|a| format_ident!("__RookeryArg_{}_{}", m.wire_name, a.ident.unraw()))
+        .collect()
+}
+
 /// The struct the arguments of `m` travel as: a field per argument, named as the argument.
+/// Each field is a `Field` of the argument's `Travels` impl (see [`method_impl`]), so that
+/// serde's derive compiles whatever the types are and the compiler checks each type once,
+/// at the user's tokens.
 fn args_struct(m: &Method, rt: &TokenStream) -> TokenStream {
     let ident = args_struct_ident(m);
-    let fields = m.args.iter().map(|a| {
-        let (name, ty) = (&a.ident, &a.ty);
-        quote!(#name: #ty)
+    let fields = m.args.iter().zip(arg_idents(m)).map(|(a, arg)| {
+        let name = &a.ident;
+        quote!(#name: #rt::Field<#arg>)
     });
     let serde_path = format!("{}::serde", tokens_to_path_string(rt));
     quote! {
@@ -248,6 +256,39 @@ fn args_struct(m: &Method, rt: &TokenStream) -> TokenStream {
     }
 }
 
+/// The `Method` impl of `m` and the `Travels` impl of each argument: where the argument and
+/// return types are named, and a type that cannot travel fails, once, at the user's tokens.
+fn method_impl(m: &Method, rt: &TokenStream) -> TokenStream {
+    let ident = method_ident(m);
+    let args_ident = args_struct_ident(m);
+    let reply = match &m.output {
+        Some(ty) => quote!(#ty),
+        None => quote!(::core::result::Result<(), #rt::Status>),
+    };
+    let travels = m.args.iter().zip(arg_idents(m)).map(|(a, arg)| {
+        let ty = &a.ty;
+        quote! {
+            #[allow(non_camel_case_types)]
+            enum #arg {}
+
+            impl #rt::Travels for #arg {
+                type T = #ty;
+            }
+        }
+    });
+    quote! {
+        #(#travels)*
+
+        #[allow(non_camel_case_types)]
+        enum #ident {}
+
+        impl #rt::Method for #ident {
+            type Args = #args_ident;
+            type Reply = #reply;
+        }
+    }
+}
+
 /// `::rookery::rpc::__private` as a string, for serde's `crate` attribute.
 fn tokens_to_path_string(tokens: &TokenStream) -> String {
     tokens.to_string().replace(' ', "")
@@ -255,6 +296,7 @@ fn tokens_to_path_string(tokens: &TokenStream) -> String {
 
 fn dispatch_arm(service_name: &str, m: &Method, rt: &TokenStream) -> TokenStream {
     let args_ident = args_struct_ident(m);
+    let method_ident = method_ident(m);
     let method = &m.ident;
     let wire_name = &m.wire_name;
     let fields: Vec<_> = m.args.iter().map(|a| &a.ident).collect();
@@ -264,15 +306,15 @@ fn dispatch_arm(service_name: &str, m: &Method, rt: &TokenStream) -> TokenStream
     let cx = m.context.as_ref().map(|_| quote!(__rookery_cx,));
     let decode = quote! {
         let (__rookery_codec, __rookery_args) =
-            #rt::decode_args::<#args_ident>(#service_name, &self.config, &__rookery_req)?;
-        let #args_ident { #(#fields: #locals),* } = __rookery_args;
+            #rt::decode_args::<#method_ident>(#service_name, &self.config, &__rookery_req)?;
+        let #args_ident { #(#fields: #rt::Field(#locals)),* } = __rookery_args;
     };
     match &m.output {
         Some(_) => quote! {
             #wire_name => {
                 #decode
                 let __rookery_reply = self.handler.#method(#cx #(#locals),*).await;
-                #rt::encode_reply(
+                #rt::encode_reply::<#method_ident>(
                     #service_name,
                     #wire_name,
                     __rookery_codec,
@@ -294,6 +336,7 @@ fn dispatch_arm(service_name: &str, m: &Method, rt: &TokenStream) -> TokenStream
 
 fn client_method(m: &Method, vis: &syn::Visibility, rt: &TokenStream) -> TokenStream {
     let args_ident = args_struct_ident(m);
+    let method_ident = method_ident(m);
     let method = &m.ident;
     let wire_name = &m.wire_name;
     let docs = if m.docs.is_empty() {
@@ -313,12 +356,13 @@ fn client_method(m: &Method, vis: &syn::Visibility, rt: &TokenStream) -> TokenSt
         quote!(#ident: #ty)
     });
     let fields = m.args.iter().map(|a| &a.ident);
-    let args = quote!(#args_ident { #(#fields),* });
+    let values = m.args.iter().map(|a| &a.ident);
+    let args = quote!(#args_ident { #(#fields: #rt::Field(#values)),* });
     match &m.output {
         Some(output) => quote! {
             #docs
             #vis async fn #method(&self, #cx: &mut #rt::Context, #(#params),*) -> #output {
-                #rt::call::<S, #args_ident, #output>(
+                #rt::call::<S, #method_ident>(
                     &self.inner,
                     #cx,
                     &self.config,
@@ -338,7 +382,7 @@ fn client_method(m: &Method, vis: &syn::Visibility, rt: &TokenStream) -> TokenSt
                 #cx: &mut #rt::Context,
                 #(#params),*
             ) -> ::core::result::Result<(), #rt::Status> {
-                #rt::call_oneway::<S, #args_ident>(
+                #rt::call_oneway::<S, #method_ident>(
                     &self.inner,
                     #cx,
                     &self.config,

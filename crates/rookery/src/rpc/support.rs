@@ -79,11 +79,11 @@ fn tags() -> &'static str {
 
 /// Decodes the arguments of a call: the codec its tag names, which the server must accept,
 /// then the arguments struct. Every failure is `INVALID_ARGUMENT`, saying what was wrong.
-pub fn decode_args<A: DeserializeOwned>(
+pub fn decode_args<M: Method>(
     service: &str,
     config: &ServerConfig,
     req: &ThriftRequest,
-) -> Result<(Codec, A), Status> {
+) -> Result<(Codec, M::Args), Status> {
     let at = At(service, &req.method);
     let value = body::decode(req.protocol, req.body.clone(), req.limits).map_err(|e| {
         Status::invalid_argument(format!(
@@ -120,12 +120,12 @@ pub fn decode_args<A: DeserializeOwned>(
 
 /// Encodes a handler's result as the reply, in the codec of the call; a status stays a
 /// status (the transport sends it as an exception).
-pub fn encode_reply<R: Reply>(
+pub fn encode_reply<M: Method>(
     service: &str,
     method: &str,
     codec: Codec,
     protocol: Protocol,
-    reply: R,
+    reply: M::Reply,
 ) -> Result<ThriftResponse, Status> {
     let result = reply.into_parts()?;
     let body = body::encode(protocol, codec, &result).map_err(|e| {
@@ -204,44 +204,43 @@ where
 }
 
 /// Calls `method` with `args` and decodes the reply into what the method returns.
-pub async fn call<S, A, R>(
+pub async fn call<S, M>(
     inner: &S,
     cx: &mut Context,
     config: &ClientConfig,
     method: &'static str,
     protocol: Protocol,
-    args: A,
-) -> R
+    args: M::Args,
+) -> M::Reply
 where
     S: Service<ThriftRequest, Response = ThriftResponse>,
-    A: Serialize + Send,
-    R: Reply,
+    M: Method,
 {
     let service = config.name;
     let req = match request(service, method, protocol, config.codec, &args) {
         Ok(req) => req,
-        Err(status) => return R::from_parts(Err(status)),
+        Err(status) => return M::Reply::from_parts(Err(status)),
     };
     drop(args);
     let parts = match send(inner, cx, config, req).await {
         Ok(reply) => decode_reply(service, method, config, reply),
         Err(status) => Err(status),
     };
-    R::from_parts(parts)
+    M::Reply::from_parts(parts)
 }
 
 /// Sends a oneway call of `method` with `args`.
-pub async fn call_oneway<S, A>(
+pub async fn call_oneway<S, M>(
     inner: &S,
     cx: &mut Context,
     config: &ClientConfig,
     method: &'static str,
     protocol: Protocol,
-    args: A,
+    args: M::Args,
 ) -> Result<(), Status>
 where
     S: Service<ThriftRequest, Response = ThriftResponse>,
-    A: Serialize + Send,
+    M: Method,
 {
     let req = request(config.name, method, protocol, config.codec, &args)?.oneway();
     drop(args);
@@ -302,6 +301,37 @@ fn decode_reply<V: DeserializeOwned, E: DeserializeOwned>(
         })
 }
 
-/// Compile-time check that `R` may be returned by a method; the macro calls it with the
-/// span of the return type, so errors point there.
-pub const fn assert_reply<R: Reply>() {}
+/// What a method's arguments and reply are. The macro implements it once per method, with
+/// the argument and return types as the user wrote them: the bounds on the associated types
+/// are checked there, once, pointing at those types, and the generic code above takes them
+/// for granted.
+pub trait Method: 'static {
+    /// The arguments struct.
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+    /// What the method returns (`Result<(), Status>` for a oneway method, whose reply no one
+    /// reads).
+    type Reply: Reply;
+}
+
+/// The type of one argument. The macro implements it once per argument, with the type as the
+/// user wrote it: a type that cannot travel fails there, pointing at it, and nowhere else.
+pub trait Travels: 'static {
+    /// The argument's type.
+    type T: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// One field of an arguments struct: the value of argument `A`, (de)serialized as the value
+/// itself.
+pub struct Field<A: Travels>(pub A::T);
+
+impl<A: Travels> Serialize for Field<A> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, A: Travels> serde::Deserialize<'de> for Field<A> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        A::T::deserialize(deserializer).map(Field)
+    }
+}

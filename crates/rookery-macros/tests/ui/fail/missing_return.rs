@@ -1,0 +1,6 @@
+#[rookery::service]
+trait Door {
+    async fn open(&self);
+}
+
+fn main() {}

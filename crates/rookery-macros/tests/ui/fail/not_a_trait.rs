@@ -1,0 +1,4 @@
+#[rookery::service]
+struct Greeter;
+
+fn main() {}
