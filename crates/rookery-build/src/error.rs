@@ -178,7 +178,13 @@ impl Diagnostic {
 /// The `line`th (1-based) line of `source`, without its line ending.
 fn source_line(source: &str, line: u32) -> Option<&str> {
     let text = source.split('\n').nth(line.checked_sub(1)? as usize)?;
-    Some(text.strip_suffix('\r').unwrap_or(text))
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    // The lexer skips a byte order mark; so does the snippet, to keep the caret in place.
+    Some(if line == 1 {
+        text.trim_start_matches('\u{feff}')
+    } else {
+        text
+    })
 }
 
 /// `file:line:col: message`, then the line with a caret under the column:

@@ -595,3 +595,42 @@ fn an_absolute_include_is_taken_as_it_is() {
     assert_eq!(from(&program), Value::String("dir_a".into()));
     assert_eq!(program.file(1).path, pick);
 }
+
+#[test]
+fn several_roots_load_each_file_once() {
+    let program = Program::load_all(
+        &[
+            format!("{IDL}/order/root.thrift"),
+            // Already reached from the first root.
+            format!("{IDL}/order/pick.thrift"),
+            format!("{IDL}/common/base.thrift"),
+            format!("{IDL}/order/root.thrift"),
+        ],
+        &[PathBuf::from(format!("{IDL}/order/dir_b"))],
+    )
+    .unwrap();
+    assert_eq!(program.roots(), [0, 1, 3]);
+    assert_eq!(program.root(), 0);
+    let names: Vec<&str> = program.files().iter().map(|f| f.name()).collect();
+    assert_eq!(names, ["root", "pick", "only_b", "base", "types"]);
+    assert_eq!(program.service_chain(3, "Base").len(), 1);
+
+    let error = Program::load_all(&[] as &[PathBuf], &[]).unwrap_err();
+    assert_eq!(error.to_string(), "no IDL file to load");
+}
+
+#[test]
+fn a_byte_order_mark_is_not_text() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("thrift_bom");
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = dir.join("bom.thrift");
+    std::fs::write(&root, "\u{feff}const i32 A = 1\nconst i32 B = C\n").unwrap();
+    let error = Program::load(&root, &[]).unwrap_err();
+    let span = error.first().span().unwrap();
+    assert_eq!((span.line, span.column), (2, 15));
+    std::fs::write(&root, "\u{feff}const i32 A = 1\n").unwrap();
+    assert_eq!(
+        Program::load(&root, &[]).unwrap().const_of(0, "A"),
+        Some(&Value::Int(1))
+    );
+}

@@ -362,7 +362,8 @@ pub struct Struct {
 pub enum Requiredness {
     /// `required`: always written; missing on read is an error.
     Required,
-    /// `optional`: written only when set.
+    /// `optional`: written only when set. (Never on an argument: `optional` is ignored
+    /// there, as Apache Thrift ignores it, and the argument is [`Requiredness::Default`].)
     Optional,
     /// Neither: always written; missing on read keeps the default.
     Default,
@@ -372,9 +373,10 @@ pub enum Requiredness {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     /// Its id. Fields written without one get negative ids counting down from -1, as Apache
-    /// Thrift assigns them (and the resolver warns).
+    /// Thrift assigns them (and the parser warns).
     pub id: i16,
-    /// Whether the id was written.
+    /// Whether the id was written. An id of 0 or less counts as not written: Apache Thrift
+    /// ignores it and assigns one as above (and the parser warns).
     pub explicit_id: bool,
     /// How it is required.
     pub requiredness: Requiredness,

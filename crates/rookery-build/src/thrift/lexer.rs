@@ -100,7 +100,8 @@ impl<'a> Lexer<'a> {
         Lexer {
             file,
             source,
-            pos: 0,
+            // A byte order mark some editors write is not text.
+            pos: if source.starts_with('\u{feff}') { 3 } else { 0 },
             line: 1,
             column: 1,
             doc: None,

@@ -80,6 +80,7 @@ pub const MAX_CONST_NODES: usize = 1 << 20;
 #[derive(Clone, Debug)]
 pub struct Program {
     files: Vec<File>,
+    roots: Vec<FileId>,
     warnings: Vec<Diagnostic>,
     consts: HashMap<(FileId, usize), Value>,
 }
@@ -290,6 +291,24 @@ impl Program {
     /// Every file that cannot be read or parsed, every include not found or in a cycle; or,
     /// when all files parse, every semantic error (see the [module documentation](self)).
     pub fn load(root: impl AsRef<Path>, include_dirs: &[PathBuf]) -> Result<Program, IdlError> {
+        Program::load_all(&[root], include_dirs)
+    }
+
+    /// Loads the program rooted at several files at once (a build that generates code for
+    /// several IDL files, which may include each other): as [`Program::load`], with each file
+    /// loaded once however many roots reach it. The first root is file 0; see
+    /// [`Program::roots`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Program::load`]; also when `roots` is empty.
+    pub fn load_all(
+        roots: &[impl AsRef<Path>],
+        include_dirs: &[PathBuf],
+    ) -> Result<Program, IdlError> {
+        if roots.is_empty() {
+            return Err(Diagnostic::error(ErrorKind::Io, "no IDL file to load").into());
+        }
         let mut loader = Loader {
             include_dirs,
             files: Vec::new(),
@@ -298,16 +317,25 @@ impl Program {
             errors: Vec::new(),
             warnings: Vec::new(),
         };
-        let root = root.as_ref().to_path_buf();
-        match std::fs::canonicalize(&root) {
-            Ok(canonical) => {
-                loader.load(root, canonical, None);
-            }
-            Err(error) => {
-                loader.errors.push(Diagnostic::error(
-                    ErrorKind::Io,
-                    format!("cannot read {}: {error}", root.display()),
-                ));
+        let mut root_ids = Vec::new();
+        for root in roots {
+            let root = root.as_ref().to_path_buf();
+            match std::fs::canonicalize(&root) {
+                Ok(canonical) => {
+                    let id = match loader.by_canonical.get(&canonical) {
+                        Some(&id) => id,
+                        None => loader.load(root, canonical, None),
+                    };
+                    if !root_ids.contains(&id) {
+                        root_ids.push(id);
+                    }
+                }
+                Err(error) => {
+                    loader.errors.push(Diagnostic::error(
+                        ErrorKind::Io,
+                        format!("cannot read {}: {error}", root.display()),
+                    ));
+                }
             }
         }
         let Loader {
@@ -353,6 +381,7 @@ impl Program {
             .collect();
         let mut program = Program {
             files,
+            roots: root_ids,
             warnings,
             consts: HashMap::new(),
         };
@@ -417,13 +446,19 @@ impl Program {
         self.files.iter().position(|f| f.path == path)
     }
 
-    /// The root file: 0.
+    /// The root file: 0 (the first root, when loaded with [`Program::load_all`]).
     pub fn root(&self) -> FileId {
         0
     }
 
-    /// Every file, the root first, then the files it includes, depth first in the order of
-    /// their includes.
+    /// The files given to load, in the order given (without repeats): `[0]` for
+    /// [`Program::load`].
+    pub fn roots(&self) -> &[FileId] {
+        &self.roots
+    }
+
+    /// Every file: the root first, then the files it includes, depth first in the order of
+    /// their includes (then the next root, if it is new, and the new files it includes).
     pub fn files(&self) -> &[File] {
         &self.files
     }
