@@ -3,6 +3,11 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     rookery_build::thrift::Builder::new()
         .include_dir("idl")
-        .compile(&["idl/all_types.thrift", "idl/services.thrift"])?;
+        .compile(&[
+            "idl/all_types.thrift",
+            "idl/services.thrift",
+            // Apache Thrift's cross-language test service, as the interop suite uses it.
+            "idl/ThriftTest.thrift",
+        ])?;
     Ok(())
 }

@@ -2,19 +2,23 @@
 
 /// Generated from `all_types.thrift`.
 #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+#[allow(clippy::type_complexity)]
 pub mod all_types {
     include!("all_types.rs");
 }
 /// The modules of `fixtures`.
 #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+#[allow(clippy::type_complexity)]
 pub mod fixtures {
     /// Generated from `services.thrift`.
     #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+    #[allow(clippy::type_complexity)]
     pub mod services {
         include!("fixtures.services.rs");
     }
     /// Generated from `shared.thrift`.
     #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+    #[allow(clippy::type_complexity)]
     pub mod shared {
         include!("fixtures.shared.rs");
     }

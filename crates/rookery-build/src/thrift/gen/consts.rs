@@ -61,6 +61,13 @@ impl Model<'_> {
             }
             return Err(GenError::at(ispan, format!("unknown constant {name}")));
         }
+        // `{}` is also an empty list or set (Apache Thrift accepts it).
+        if let (Ty::List(_) | Ty::Set(_), ConstValue::Map(entries)) = (t, value) {
+            if entries.is_empty() {
+                let empty = ConstValue::List(Vec::new());
+                return self.const_expr_depth(from, vfile, t, &empty, span, depth + 1);
+            }
+        }
         Ok(match (t, value) {
             (Ty::Bool, ConstValue::Bool(b)) => quote!(#b),
             (Ty::Bool, ConstValue::Int(i @ (0 | 1))) => {

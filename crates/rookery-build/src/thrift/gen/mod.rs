@@ -259,10 +259,12 @@ pub fn mod_file(files: &[GeneratedFile]) -> String {
                 let files: Vec<String> = child.idl.iter().map(|f| format!("`{f}`")).collect();
                 format!(" Generated from {}.", files.join(", "))
             };
-            // IDL comments are prose, not Markdown: `map<K, V>` is not an HTML tag.
+            // IDL comments are prose, not Markdown: `map<K, V>` is not an HTML tag. IDL types
+            // nest as deep as their authors like.
             quote! {
                 #[doc = #doc]
                 #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
+                #[allow(clippy::type_complexity)]
                 pub mod #ident {
                     #body
                 }
