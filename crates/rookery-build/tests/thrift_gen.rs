@@ -125,8 +125,22 @@ fn errors_name_the_place_and_the_problem() {
         "{err}"
     );
 
+    let err = generate_one("struct A {\n  1: i32 fooBar\n  2: i32 foo_bar\n}\n").unwrap_err();
+    assert!(
+        err.contains("one.thrift:3:") && err.contains("foo_bar"),
+        "{err}"
+    );
+
     let err = generate_one("include \"nowhere.thrift\"\n").unwrap_err();
     assert!(err.contains("nowhere.thrift"), "{err}");
+}
+
+#[test]
+fn client_methods_do_not_clash_with_the_clients_own() {
+    let code = generate_one("service S {\n  void new(),\n  i32 protocol()\n}\n").unwrap();
+    assert!(code.contains("pub async fn new_("), "{code}");
+    assert!(code.contains("pub async fn protocol_("), "{code}");
+    assert!(code.contains("fn new(\n"), "{code}");
 }
 
 #[test]

@@ -106,6 +106,7 @@ impl Model<'_> {
         let mut decls = Vec::new();
         let mut fields = Vec::new();
         let mut any_idl_default = false;
+        check_field_names(s)?;
         for f in &s.fields {
             let t = self.resolve(from, &f.ty)?;
             let repr = self.field_repr(&key, f, &t);
@@ -359,6 +360,7 @@ impl Model<'_> {
         let some = self.std(from, "Some");
         let several = self.rt("union_several");
         let struct_name = &s.name;
+        check_field_names(s)?;
         for f in &s.fields {
             let t = self.resolve(from, &f.ty)?;
             let boxed = self.is_boxed(&key, f.id);
@@ -577,4 +579,27 @@ impl Model<'_> {
             })
         }
     }
+}
+
+/// Two fields whose Rust names are the same (`fooBar` and `foo_bar`) cannot both be
+/// generated.
+fn check_field_names(s: &Struct) -> Result<(), GenError> {
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    for f in &s.fields {
+        let rust = match s.kind {
+            StructKind::Union => names::camel(&f.name),
+            _ => names::snake(&f.name),
+        };
+        if let Some((_, other)) = seen.iter().find(|(r, _)| *r == rust) {
+            return Err(GenError::at(
+                &f.span,
+                format!(
+                    "fields {other} and {} of {} are both `{rust}` in Rust; rename one",
+                    f.name, s.name
+                ),
+            ));
+        }
+        seen.push((rust, &f.name));
+    }
+    Ok(())
 }

@@ -635,7 +635,7 @@ impl<'a> Model<'a> {
         let mut methods = Vec::new();
         for m in all {
             let fname = &m.function.name;
-            let method = names::field_ident(&m.function.name);
+            let method = client_method(&m.function.name);
             let params = self.params(from, m)?;
             let ps = params.iter().map(|(i, t, string)| {
                 if *string {
@@ -748,5 +748,16 @@ impl<'a> Model<'a> {
                 #(#methods)*
             }
         })
+    }
+}
+
+/// The client's method for an IDL function: its snake-case name, with a `_` appended when
+/// the client already has a method of that name.
+fn client_method(name: &str) -> Ident {
+    let snake = names::snake(name);
+    if ["new", "with_service", "inner", "protocol", "clone", "fmt"].contains(&snake.as_str()) {
+        format_ident!("{snake}_")
+    } else {
+        names::field_ident(name)
     }
 }
