@@ -103,48 +103,26 @@ impl Builder {
         &self,
         roots: &[impl AsRef<Path>],
     ) -> Result<(Vec<GeneratedFile>, Vec<PathBuf>), BuildError> {
-        let mut files: Vec<GeneratedFile> = Vec::new();
-        let mut read: Vec<PathBuf> = Vec::new();
-        let mut seen: Vec<PathBuf> = Vec::new();
-        for root in roots {
-            let program = Program::load(root, &self.include_dirs).map_err(BuildError::Idl)?;
-            // The root first, then what it includes; a file two roots include is generated
-            // once.
-            let order: Vec<usize> = std::iter::once(program.root())
-                .chain(
-                    program
-                        .files()
-                        .iter()
-                        .map(|f| f.id)
-                        .filter(|id| *id != program.root()),
-                )
-                .filter(|id| {
-                    let path = &program.file(*id).path;
-                    let key = path.canonicalize().unwrap_or_else(|_| path.clone());
-                    read.push(path.clone());
-                    if seen.contains(&key) {
-                        false
-                    } else {
-                        seen.push(key);
-                        true
-                    }
-                })
-                .collect();
-            let mut generated =
-                generate(&program, &order, &self.options).map_err(BuildError::Gen)?;
-            for file in &mut generated {
-                // Two IDL files of one module (a shared namespace) get distinct names.
-                let stem = file.file_name.trim_end_matches(".rs").to_string();
-                let mut n = 2;
-                while files.iter().any(|f| f.file_name == file.file_name) {
-                    file.file_name = format!("{stem}.{n}.rs");
-                    n += 1;
-                }
-            }
-            files.extend(generated);
+        if roots.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
-        read.sort();
-        read.dedup();
+        // One program for every root: a file several roots include is loaded and generated
+        // once. Roots first, in the order given, then what they include.
+        let program = Program::load_all(roots, &self.include_dirs).map_err(BuildError::Idl)?;
+        let order: Vec<usize> = program
+            .roots()
+            .iter()
+            .copied()
+            .chain(
+                program
+                    .files()
+                    .iter()
+                    .map(|f| f.id)
+                    .filter(|id| !program.roots().contains(id)),
+            )
+            .collect();
+        let files = generate(&program, &order, &self.options).map_err(BuildError::Gen)?;
+        let read = program.files().iter().map(|f| f.path.clone()).collect();
         Ok((files, read))
     }
 
