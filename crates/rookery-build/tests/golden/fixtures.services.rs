@@ -204,7 +204,7 @@ impl ::rookery::codegen::ThriftDecode for BankOpenArgs {
         })
     }
 }
-///The result of `Bank.open`: its return value (field 0) or a declared exception.
+/// The result of `Bank.open`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -271,7 +271,7 @@ impl ::rookery::codegen::ThriftDecode for BankGetArgs {
         Ok(BankGetArgs { owner: f_owner })
     }
 }
-///The result of `Bank.get`: its return value (field 0) or a declared exception.
+/// The result of `Bank.get`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -327,11 +327,11 @@ impl ::rookery::codegen::ThriftDecode for BankGetResult {
         out.ok_or_else(|| ::rookery::codegen::missing_result("get"))
     }
 }
-///The error of `Bank.get`: one of its declared exceptions, or a status for any other failure.
+/// The error of `Bank.get`: one of its declared exceptions, or a status for any other failure.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum GetError {
-    ///`1: Frozen frozen`
+    /// `1: Frozen frozen`
     Frozen(Frozen),
     /// Any failure the IDL does not declare.
     Status(::rookery::codegen::Status),
@@ -405,7 +405,7 @@ impl ::rookery::codegen::ThriftDecode for BankWithdrawArgs {
         })
     }
 }
-///The result of `Bank.withdraw`: its return value (field 0) or a declared exception.
+/// The result of `Bank.withdraw`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -469,13 +469,13 @@ impl ::rookery::codegen::ThriftDecode for BankWithdrawResult {
         out.ok_or_else(|| ::rookery::codegen::missing_result("withdraw"))
     }
 }
-///The error of `Bank.withdraw`: one of its declared exceptions, or a status for any other failure.
+/// The error of `Bank.withdraw`: one of its declared exceptions, or a status for any other failure.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum WithdrawError {
-    ///`1: Overdrawn overdrawn`
+    /// `1: Overdrawn overdrawn`
     Overdrawn(Overdrawn),
-    ///`2: Frozen frozen`
+    /// `2: Frozen frozen`
     Frozen(Frozen),
     /// Any failure the IDL does not declare.
     Status(::rookery::codegen::Status),
@@ -547,7 +547,7 @@ impl ::rookery::codegen::ThriftDecode for BankFreezeArgs {
         Ok(BankFreezeArgs { owner: f_owner })
     }
 }
-///The result of `Bank.freeze`: its return value (field 0) or a declared exception.
+/// The result of `Bank.freeze`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -593,11 +593,11 @@ impl ::rookery::codegen::ThriftDecode for BankFreezeResult {
         Ok(out.unwrap_or(BankFreezeResult::Success))
     }
 }
-///The error of `Bank.freeze`: one of its declared exceptions, or a status for any other failure.
+/// The error of `Bank.freeze`: one of its declared exceptions, or a status for any other failure.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum FreezeError {
-    ///`1: Frozen frozen`
+    /// `1: Frozen frozen`
     Frozen(Frozen),
     /// Any failure the IDL does not declare.
     Status(::rookery::codegen::Status),
@@ -662,7 +662,7 @@ impl ::rookery::codegen::ThriftDecode for BankAuditArgs {
         Ok(BankAuditArgs { note: f_note })
     }
 }
-///The result of `Bank.audit`: its return value (field 0) or a declared exception.
+/// The result of `Bank.audit`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -812,7 +812,7 @@ impl ::rookery::codegen::ThriftDecode for BankReportArgs {
         })
     }
 }
-///The result of `Bank.report`: its return value (field 0) or a declared exception.
+/// The result of `Bank.report`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -912,7 +912,7 @@ impl ::rookery::codegen::ThriftDecode for BankEchoArgs {
         Ok(BankEchoArgs { cx: f_cx })
     }
 }
-///The result of `Bank.echo`: its return value (field 0) or a declared exception.
+/// The result of `Bank.echo`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -1016,7 +1016,7 @@ pub trait Bank: super::shared::Base + Send + Sync + 'static {
         Output = Result<::rookery::codegen::FastStr, ::rookery::codegen::Status>,
     > + Send;
 }
-///Serves a [`Bank`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
+/// Serves a [`Bank`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
 pub struct BankServer<H> {
     handler: ::rookery::codegen::Arc<H>,
 }
@@ -1182,7 +1182,7 @@ impl<H: Bank> ::rookery::codegen::NamedService for BankServer<H> {
         "echo",
     ];
 }
-///A typed client of `Bank`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
+/// A typed client of `Bank`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
 #[derive(Clone, Debug)]
 pub struct BankClient<S = ::rookery::codegen::Client> {
     inner: S,
@@ -1438,7 +1438,7 @@ impl ::rookery::codegen::ThriftDecode for BranchStaffArgs {
         Ok(BranchStaffArgs {})
     }
 }
-///The result of `Branch.staff`: its return value (field 0) or a declared exception.
+/// The result of `Branch.staff`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -1488,7 +1488,7 @@ pub trait Branch: Bank + Send + Sync + 'static {
         Output = Result<i32, ::rookery::codegen::Status>,
     > + Send;
 }
-///Serves a [`Branch`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
+/// Serves a [`Branch`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
 pub struct BranchServer<H> {
     handler: ::rookery::codegen::Arc<H>,
 }
@@ -1665,7 +1665,7 @@ impl<H: Branch> ::rookery::codegen::NamedService for BranchServer<H> {
         "staff",
     ];
 }
-///A typed client of `Branch`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
+/// A typed client of `Branch`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
 #[derive(Clone, Debug)]
 pub struct BranchClient<S = ::rookery::codegen::Client> {
     inner: S,

@@ -126,7 +126,7 @@ impl ::rookery::codegen::ThriftDecode for BaseNameArgs {
         Ok(BaseNameArgs {})
     }
 }
-///The result of `Base.name`: its return value (field 0) or a declared exception.
+/// The result of `Base.name`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -193,7 +193,7 @@ impl ::rookery::codegen::ThriftDecode for BasePingArgs {
         Ok(BasePingArgs {})
     }
 }
-///The result of `Base.ping`: its return value (field 0) or a declared exception.
+/// The result of `Base.ping`: its return value (field 0) or a declared exception.
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)]
@@ -243,7 +243,7 @@ pub trait Base: Send + Sync + 'static {
         Output = Result<(), ::rookery::codegen::Status>,
     > + Send;
 }
-///Serves a [`Base`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
+/// Serves a [`Base`] handler: calls are decoded, dispatched by method name, and their results encoded. Add it to a `rookery::Router` or serve it directly.
 pub struct BaseServer<H> {
     handler: ::rookery::codegen::Arc<H>,
 }
@@ -319,7 +319,7 @@ impl<H: Base> ::rookery::codegen::NamedService for BaseServer<H> {
     const NAME: &'static str = "Base";
     const METHODS: &'static [&'static str] = &["name", "ping"];
 }
-///A typed client of `Base`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
+/// A typed client of `Base`, over any service that carries Thrift calls: a `rookery::Client`, a balanced client, or either wrapped in layers.
 #[derive(Clone, Debug)]
 pub struct BaseClient<S = ::rookery::codegen::Client> {
     inner: S,

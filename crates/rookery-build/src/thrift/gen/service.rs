@@ -194,7 +194,7 @@ impl<'a> Model<'a> {
             quote!(out.ok_or_else(|| #no_result(#fname)))
         };
         let doc = format!(
-            "The result of `{}.{}`: its return value (field 0) or a declared exception.",
+            " The result of `{}.{}`: its return value (field 0) or a declared exception.",
             m.service.name, m.function.name
         );
         let enc = self.rt("ThriftEncode");
@@ -271,7 +271,7 @@ impl<'a> Model<'a> {
         for ex in &m.function.throws {
             let ty = self.rust_type(from, &ex.ty)?;
             let variant = self.exception_variant(ex);
-            let doc = format!("`{}: {} {}`", ex.id, ex.ty, ex.name);
+            let doc = format!(" `{}: {} {}`", ex.id, ex.ty, ex.name);
             variants.push(quote!(#[doc = #doc] #variant(#ty)));
             display.push(quote!(#name::#variant(e) => ::std::fmt::Display::fmt(e, f),));
             sources.push(quote!(#name::#variant(e) => Some(e),));
@@ -287,7 +287,7 @@ impl<'a> Model<'a> {
             }
         }
         let doc = format!(
-            "The error of `{}.{}`: one of its declared exceptions, or a status for any other failure.",
+            " The error of `{}.{}`: one of its declared exceptions, or a status for any other failure.",
             m.service.name, m.function.name
         );
         Ok(quote! {
@@ -558,7 +558,7 @@ impl<'a> Model<'a> {
         }
         let unknown = format!("service {idl_name} has no method {{}}");
         let doc = format!(
-            "Serves a [`{idl_name}`] handler: calls are decoded, dispatched by method name, and \
+            " Serves a [`{idl_name}`] handler: calls are decoded, dispatched by method name, and \
              their results encoded. Add it to a `rookery::Router` or serve it directly."
         );
         Ok(quote! {
@@ -708,7 +708,7 @@ impl<'a> Model<'a> {
             });
         }
         let doc = format!(
-            "A typed client of `{idl_name}`, over any service that carries Thrift calls: a \
+            " A typed client of `{idl_name}`, over any service that carries Thrift calls: a \
              `rookery::Client`, a balanced client, or either wrapped in layers."
         );
         Ok(quote! {
