@@ -747,6 +747,7 @@ const list<list<i32>> LISTS = [[], [1], [1, 2,], [1; 2;]];
 const map<string, map<string, i32>> MAPS = {'a': {}, "b": {"c": 1,}}
 typedef i32 Int;
 enum E2 { A; B, C } (x)
+enum Flags { OFF = false, ON = true }
 "#;
     let (document, warnings) = parse_with_warnings("forms.thrift", source).unwrap();
     let forms = structure(&document, "Forms");
@@ -812,6 +813,11 @@ enum E2 { A; B, C } (x)
         [0, 1, 2]
     );
     assert_eq!(e2.annotations.get("x"), Some(""));
+    let flags = enumeration(&document, "Flags");
+    assert_eq!(
+        flags.values.iter().map(|v| v.value).collect::<Vec<_>>(),
+        [0, 1]
+    );
 
     let warned: Vec<(ErrorKind, u32, &str)> = warnings
         .iter()

@@ -33,8 +33,11 @@
 //! Names of definitions, enum values and functions are identifiers that are not keywords and
 //! have no dot; a field's name may be a keyword (`1: string type`, `2: i32 list`) as Apache
 //! Thrift allows. Where Apache Thrift is stricter than it needs to be, this parser is a little
-//! more forgiving (a `,` or `;` after any definition, annotations after a named type, an
-//! integer as an annotation's value); it accepts every file Apache Thrift accepts.
+//! more forgiving (a `,` or `;` after any definition, annotations after a named type and on
+//! `namespace *`, an integer as an annotation's value, `0X` as well as `0x`, names that other
+//! languages reserve); it means to accept every file Apache Thrift accepts, except the syntax
+//! Apache Thrift itself dropped (`senum`, `slist`, the one-word namespaces), which gets an
+//! error that says what to write instead.
 //!
 //! Types and values nest at most [`MAX_NESTING`] deep, so that no input can exhaust the
 //! stack.
@@ -522,10 +525,15 @@ impl<'a> Parser<'a> {
                 self.name(&format!("a value of enum '{name}', or '}}'"))?;
             let value = if self.eat(&TokenKind::Equals)? {
                 let token = self.next()?;
-                let TokenKind::Int(value) = token.kind else {
-                    return Err(
-                        self.unexpected(&format!("an integer for '{name}.{value_name}'"), &token)
-                    );
+                // Apache Thrift reads `true` and `false` as 1 and 0 here too.
+                let value = match &token.kind {
+                    TokenKind::Int(value) => *value,
+                    TokenKind::Ident(word) if word == "true" => 1,
+                    TokenKind::Ident(word) if word == "false" => 0,
+                    _ => {
+                        return Err(self
+                            .unexpected(&format!("an integer for '{name}.{value_name}'"), &token));
+                    }
                 };
                 i32::try_from(value).map_err(|_| {
                     self.error(
