@@ -42,6 +42,7 @@ mod items;
 mod model;
 mod names;
 mod service;
+pub mod stubs;
 
 use std::{fmt, path::PathBuf};
 
