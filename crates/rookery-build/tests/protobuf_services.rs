@@ -43,7 +43,7 @@ impl Echo for Handler {
                 text: i.to_string().into(),
             })
         });
-        Ok(Streaming::from_iter(texts.collect::<Vec<_>>()).into_inner())
+        Ok(Streaming::iter(texts.collect::<Vec<_>>()).into_inner())
     }
 
     async fn chat(
@@ -105,7 +105,7 @@ async fn every_kind_of_method_through_the_generated_server_and_client() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
-    let texts = Streaming::from_iter((0..3).map(|i| {
+    let texts = Streaming::iter((0..3).map(|i| {
         Ok(Text {
             text: i.to_string().into(),
         })
@@ -125,7 +125,7 @@ async fn every_kind_of_method_through_the_generated_server_and_client() {
         .collect();
     assert_eq!(texts, ["0", "1", "2", "3"]);
 
-    let chat = Streaming::from_iter(["a", "b"].map(|t| Ok(Text { text: t.into() })));
+    let chat = Streaming::iter(["a", "b"].map(|t| Ok(Text { text: t.into() })));
     let answers = client.chat(&mut Context::new(), chat).await.unwrap();
     let answers: Vec<String> = collect(answers)
         .await
@@ -168,7 +168,7 @@ async fn the_server_answers_unimplemented_for_other_methods_and_bad_requests() {
     let err = server.call(&mut Context::new(), req).await.unwrap_err();
     assert_eq!(err.code(), Code::Internal);
     // A streaming request that does not decode ends the handler's stream with the error.
-    let bad = Streaming::from_iter([Ok(bytes::Bytes::from_static(&[0x0a, 0x05]))]);
+    let bad = Streaming::iter([Ok(bytes::Bytes::from_static(&[0x0a, 0x05]))]);
     let req = ProtoStreamRequest {
         method: echo_descriptor::COLLECT,
         messages: bad,

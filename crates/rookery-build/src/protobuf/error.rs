@@ -40,7 +40,10 @@ pub struct Location {
 
 /// Why `.proto` files could not be compiled or generated.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     location: Option<Location>,
@@ -50,13 +53,13 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             location: None,
             notes: Vec::new(),
             more: Vec::new(),
-        }
+        }))
     }
 
     pub(crate) fn io(what: impl fmt::Display, path: &Path, err: std::io::Error) -> Error {
@@ -64,33 +67,33 @@ impl Error {
     }
 
     pub(crate) fn at(mut self, location: Option<Location>) -> Error {
-        self.location = location;
+        self.0.location = location;
         self
     }
 
     pub(crate) fn note(mut self, note: impl Into<String>) -> Error {
-        self.notes.push(note.into());
+        self.0.notes.push(note.into());
         self
     }
 
     /// What kind of error this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// What was wrong, without the place.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Where, when the error is about a place in a file.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_ref()
+        self.0.location.as_ref()
     }
 
     /// Further errors found with this one.
     pub fn others(&self) -> &[Error] {
-        &self.more
+        &self.0.more
     }
 
     /// Converts protox's error, reading the file it names (from `includes`) to find the line
@@ -120,7 +123,7 @@ impl Error {
         if let Some(related) = err.related() {
             for other in related {
                 let more = Error::from_diagnostic(ErrorKind::Invalid, other, err.file(), includes);
-                error.more.push(more);
+                error.0.more.push(more);
             }
         }
         error
@@ -138,10 +141,10 @@ impl Error {
             .and_then(|mut labels| labels.next())
             .map(|label| label.offset());
         if let (Some(file), Some(offset)) = (file, offset) {
-            error.location = locate(file, offset, includes);
+            error.0.location = locate(file, offset, includes);
         }
         if let Some(help) = diag.help() {
-            error.notes.push(help.to_string());
+            error.0.notes.push(help.to_string());
         }
         error
     }
@@ -168,9 +171,13 @@ fn locate(file: &str, offset: usize, includes: &[PathBuf]) -> Option<Location> {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.location {
+        match &self.0.location {
             Some(at) => {
-                writeln!(f, "{}:{}:{}: {}", at.file, at.line, at.column, self.message)?;
+                writeln!(
+                    f,
+                    "{}:{}:{}: {}",
+                    at.file, at.line, at.column, self.0.message
+                )?;
                 let number = at.line.to_string();
                 let pad = " ".repeat(number.len());
                 writeln!(f, "{pad} |")?;
@@ -184,12 +191,12 @@ impl fmt::Display for Error {
                     .collect();
                 write!(f, "{pad} | {lead}^")?;
             }
-            None => write!(f, "{}", self.message)?,
+            None => write!(f, "{}", self.0.message)?,
         }
-        for note in &self.notes {
+        for note in &self.0.notes {
             write!(f, "\n  = note: {note}")?;
         }
-        for more in &self.more {
+        for more in &self.0.more {
             write!(f, "\n{more}")?;
         }
         Ok(())

@@ -58,10 +58,7 @@ impl Decoder {
 
     /// Merges fields into `msg` until the current message ends.
     #[inline]
-    pub fn merge_fields<M: ProtoMessage + ?Sized>(
-        &mut self,
-        msg: &mut M,
-    ) -> Result<(), DecodeError> {
+    pub fn merge_fields<M: ProtoMessage>(&mut self, msg: &mut M) -> Result<(), DecodeError> {
         while self.pos < self.end {
             let key = self.read_key()?;
             msg.merge_field(key, self)?;
@@ -289,10 +286,7 @@ impl Decoder {
     /// Merges a nested message into `msg` (fields of a message that appears twice are merged,
     /// as the format requires).
     #[inline]
-    pub fn merge_message<M: ProtoMessage + ?Sized>(
-        &mut self,
-        msg: &mut M,
-    ) -> Result<(), DecodeError> {
+    pub fn merge_message<M: ProtoMessage>(&mut self, msg: &mut M) -> Result<(), DecodeError> {
         self.nested(|d| d.merge_fields(msg))
     }
 

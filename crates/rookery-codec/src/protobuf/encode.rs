@@ -39,7 +39,7 @@ impl SizeCache {
     /// Measures a nested message, records its length, and returns the bytes it takes after
     /// its key: the length prefix and the message.
     #[inline]
-    pub fn message<M: ProtoMessage + ?Sized>(&mut self, msg: &M) -> usize {
+    pub fn message<M: ProtoMessage>(&mut self, msg: &M) -> usize {
         let slot = self.reserve();
         let len = msg.size(self);
         self.set(slot, len)
@@ -49,7 +49,7 @@ impl SizeCache {
     /// message is empty: prost leaves every default value out of a map entry, and a message
     /// encodes to nothing exactly when all its fields are defaults.
     #[inline]
-    pub fn map_value<M: ProtoMessage + ?Sized>(&mut self, msg: &M) -> usize {
+    pub fn map_value<M: ProtoMessage>(&mut self, msg: &M) -> usize {
         let slot = self.reserve();
         let len = msg.size(self);
         if len == 0 {
@@ -234,7 +234,7 @@ impl<'a> Encoder<'a> {
 
     /// Writes a nested message: its recorded length, then its fields.
     #[inline]
-    pub fn put_message<M: ProtoMessage + ?Sized>(&mut self, msg: &M) {
+    pub fn put_message<M: ProtoMessage>(&mut self, msg: &M) {
         self.put_cached_len();
         msg.write(self);
     }

@@ -157,7 +157,7 @@ impl<T: Send + 'static> Streaming<T> {
     }
 
     /// A stream of the items of `iter`.
-    pub fn from_iter<I>(iter: I) -> Streaming<T>
+    pub fn iter<I>(iter: I) -> Streaming<T>
     where
         I: IntoIterator<Item = Result<T, Status>>,
         I::IntoIter: Send + 'static,
@@ -167,12 +167,12 @@ impl<T: Send + 'static> Streaming<T> {
 
     /// A stream of one message.
     pub fn once(msg: T) -> Streaming<T> {
-        Streaming::from_iter([Ok(msg)])
+        Streaming::iter([Ok(msg)])
     }
 
     /// A stream that ends at once.
     pub fn empty() -> Streaming<T> {
-        Streaming::from_iter(std::iter::empty())
+        Streaming::iter(std::iter::empty())
     }
 
     /// The next message: `Ok(None)` at the end of the stream.
