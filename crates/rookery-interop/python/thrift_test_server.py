@@ -7,11 +7,13 @@ cross-language tests: a rookery client calls every method against it.
                           [--multiplexed]
 
 Binds 127.0.0.1 on a port the system picks and prints `listening on PORT` once it accepts
-connections. Serves until killed. Oneway calls are counted: `testString("oneway count")`
+connections. Serves until it is killed or its stdin closes (so it never outlives the test that
+started it). Oneway calls are counted: `testString("oneway count")`
 answers how many arrived.
 """
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -147,6 +149,12 @@ def main():
     sock.listen()
     sock.listen = lambda: None
     port = sock.handle.getsockname()[1]
+
+    def exit_when_stdin_closes():
+        sys.stdin.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_when_stdin_closes, daemon=True).start()
     print(f"listening on {port}", flush=True)
     server.serve()
 
