@@ -90,7 +90,8 @@ impl Codec {
         match self {
             Codec::Postcard => {
                 let mut de = postcard::Deserializer::from_bytes(payload);
-                let value = T::deserialize(Limited::new(&mut de, &budget)).map_err(|e| e.0)?;
+                let value =
+                    T::deserialize(Limited::new(&mut de, &budget)).map_err(Error::into_message)?;
                 let rest = de.finalize().map_err(|e| e.to_string())?;
                 if rest.is_empty() {
                     Ok(value)
@@ -100,9 +101,10 @@ impl Codec {
             }
             Codec::Json => {
                 let mut de = serde_json::Deserializer::from_slice(payload);
-                let value = T::deserialize(Limited::new(&mut de, &budget)).map_err(|e| e.0)?;
+                let value =
+                    T::deserialize(Limited::new(&mut de, &budget)).map_err(Error::into_message)?;
                 de.end()
-                    .map_err(|e| Error::from_format(&budget, e).0)
+                    .map_err(|e| Error::from_format(&budget, e).into_message())
                     .map(|()| value)
             }
         }

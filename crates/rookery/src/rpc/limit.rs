@@ -88,20 +88,39 @@ impl Budget {
     /// a position at every level), or the format's own message when nothing was raised.
     fn lift(&self, err: impl fmt::Display) -> Error {
         match &*self.first_error.borrow() {
-            Some(first) => Error(first.clone()),
-            None => Error(err.to_string()),
+            Some(first) => Error::new(first.clone()),
+            None => Error::new(err.to_string()),
         }
     }
 
     /// An error of the format underneath for one of ours.
     fn lower<E: de::Error>(&self, err: Error) -> E {
-        self.raise(err.0)
+        self.raise(err.into_message())
     }
 }
 
-/// The error of a [`Limited`] decode: a message for people.
+/// The error of a [`Limited`] decode: a message for people. Boxed, so that the results that
+/// every level of a decode passes up stay as small as the format's own (a `String` here
+/// costs postcard about a third of its decode time).
 #[derive(Debug)]
-pub(crate) struct Error(pub(crate) String);
+#[allow(clippy::box_collection)] // one thin pointer, where `Box<str>` takes two words
+pub(crate) struct Error(Box<String>);
+
+impl Error {
+    fn new(message: String) -> Error {
+        Error(Box::new(message))
+    }
+
+    /// The message.
+    pub(crate) fn into_message(self) -> String {
+        *self.0
+    }
+
+    /// The error for `err` of the format underneath, preferring the message kept in `budget`.
+    pub(crate) fn from_format(budget: &Budget, err: impl fmt::Display) -> Error {
+        budget.lift(err)
+    }
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -113,18 +132,12 @@ impl std::error::Error for Error {}
 
 impl de::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error(msg.to_string())
+        Error::new(msg.to_string())
     }
 }
 
-impl Error {
-    /// The error for `err` of the format underneath, preferring the message kept in `budget`.
-    pub(crate) fn from_format(budget: &Budget, err: impl fmt::Display) -> Error {
-        budget.lift(err)
-    }
-}
-
-/// A deserializer that spends from a [`Budget`] as it goes.
+/// A deserializer that spends from a [`Budget`] as it goes. Every method is `#[inline]`:
+/// the wrappers must vanish into the format's code, or they cost a tenth of a decode.
 pub(crate) struct Limited<'b, D> {
     inner: D,
     budget: &'b Budget,
@@ -138,6 +151,7 @@ impl<'b, D> Limited<'b, D> {
 
 macro_rules! forward_deserialize {
     ($($method:ident)*) => {$(
+        #[inline]
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
             let budget = self.budget;
             self.inner
@@ -159,6 +173,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
         deserialize_identifier deserialize_ignored_any
     }
 
+    #[inline]
     fn deserialize_unit_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -170,6 +185,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -181,6 +197,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
         let budget = self.budget;
         self.inner
@@ -188,6 +205,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn deserialize_tuple_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -200,6 +218,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn deserialize_struct<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -212,6 +231,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         name: &'static str,
@@ -224,6 +244,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Limited<'_, D> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
@@ -236,6 +257,7 @@ struct Wrap<'b, V> {
 }
 
 impl<'b, V> Wrap<'b, V> {
+    #[inline]
     fn new(inner: V, budget: &'b Budget) -> Self {
         Wrap { inner, budget }
     }
@@ -243,6 +265,7 @@ impl<'b, V> Wrap<'b, V> {
 
 macro_rules! forward_visit {
     ($($method:ident($ty:ty))*) => {$(
+        #[inline]
         fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
             let budget = self.budget;
             self.inner.$method(v).map_err(|e| budget.lower(e))
@@ -253,6 +276,7 @@ macro_rules! forward_visit {
 impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
     type Value = V::Value;
 
+    #[inline]
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.inner.expecting(f)
     }
@@ -265,16 +289,19 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         visit_bytes(&[u8]) visit_borrowed_bytes(&'de [u8]) visit_byte_buf(Vec<u8>)
     }
 
+    #[inline]
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
         let budget = self.budget;
         self.inner.visit_none().map_err(|e| budget.lower(e))
     }
 
+    #[inline]
     fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
         let budget = self.budget;
         self.inner.visit_unit().map_err(|e| budget.lower(e))
     }
 
+    #[inline]
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
         let budget = self.budget;
         budget.enter()?;
@@ -286,6 +313,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         Ok(value)
     }
 
+    #[inline]
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
         let budget = self.budget;
         budget.enter()?;
@@ -297,6 +325,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         Ok(value)
     }
 
+    #[inline]
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
         let budget = self.budget;
         budget.enter()?;
@@ -308,6 +337,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         Ok(value)
     }
 
+    #[inline]
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
         let budget = self.budget;
         budget.enter()?;
@@ -319,6 +349,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
         Ok(value)
     }
 
+    #[inline]
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<V::Value, A::Error> {
         let budget = self.budget;
         budget.enter()?;
@@ -343,6 +374,7 @@ struct Seed<'b, S> {
 impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<'_, S> {
     type Value = S::Value;
 
+    #[inline]
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
         let budget = self.budget;
         self.inner
@@ -359,6 +391,7 @@ struct Seq<'b, A> {
 impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Seq<'_, A> {
     type Error = Error;
 
+    #[inline]
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
@@ -373,6 +406,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Seq<'_, A> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -386,6 +420,7 @@ struct Map<'b, A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, A> {
     type Error = Error;
 
+    #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
@@ -400,6 +435,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, A> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
         let budget = self.budget;
         self.inner
@@ -410,6 +446,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, A> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -424,6 +461,7 @@ impl<'b, 'de, A: EnumAccess<'de>> EnumAccess<'de> for Enum<'b, A> {
     type Error = Error;
     type Variant = Variant<'b, A::Variant>;
 
+    #[inline]
     fn variant_seed<T: DeserializeSeed<'de>>(
         self,
         seed: T,
@@ -454,11 +492,13 @@ struct Variant<'b, A> {
 impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Variant<'_, A> {
     type Error = Error;
 
+    #[inline]
     fn unit_variant(self) -> Result<(), Error> {
         let budget = self.budget;
         self.inner.unit_variant().map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
         let budget = self.budget;
         self.inner
@@ -469,6 +509,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Variant<'_, A> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Error> {
         let budget = self.budget;
         self.inner
@@ -476,6 +517,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Variant<'_, A> {
             .map_err(|e| budget.lift(e))
     }
 
+    #[inline]
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
