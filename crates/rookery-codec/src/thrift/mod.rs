@@ -20,7 +20,7 @@ use faststr::FastStr;
 pub use binary::{BinaryReader, BinaryWriter};
 pub use compact::{CompactReader, CompactWriter};
 pub use exception::{ApplicationException, ApplicationExceptionKind};
-pub use sink::{Counter, Sink};
+pub use sink::{Counter, Sink, SliceSink};
 
 pub use crate::{DecodeError, DecodeErrorKind};
 
@@ -326,13 +326,18 @@ impl Protocol {
         }
     }
 
-    /// Appends `msg` to `buf`, reserving its size first.
+    /// Appends `msg` to `buf`: measures it, grows `buf` by exactly that much, and writes into
+    /// the new bytes by index (cheaper than growing `buf` one write at a time).
     pub fn encode<M: ThriftEncode + ?Sized>(self, msg: &M, buf: &mut BytesMut) {
-        buf.reserve(self.encoded_len(msg));
-        self.encode_unsized(msg, buf);
+        let len = self.encoded_len(msg);
+        let start = buf.len();
+        buf.resize(start + len, 0);
+        let written = self.encode_into(msg, &mut buf[start..]);
+        debug_assert_eq!(written, len, "size and write disagree");
     }
 
-    /// Appends `msg` to `buf` without reserving (the caller reserved already).
+    /// Appends `msg` to `buf` without measuring it first (the caller reserved already, or
+    /// lets `buf` grow as it goes).
     pub fn encode_unsized<M: ThriftEncode + ?Sized>(self, msg: &M, buf: &mut BytesMut) {
         match self {
             Protocol::Binary => msg.encode(&mut BinaryWriter::new(buf)),
@@ -340,11 +345,33 @@ impl Protocol {
         }
     }
 
+    /// Writes `msg` at the start of `out`, which must hold at least
+    /// [`encoded_len`](Self::encoded_len) bytes, and returns how many were written.
+    ///
+    /// # Panics
+    ///
+    /// If `out` is shorter than the encoding.
+    pub fn encode_into<M: ThriftEncode + ?Sized>(self, msg: &M, out: &mut [u8]) -> usize {
+        match self {
+            Protocol::Binary => {
+                let mut w = BinaryWriter::new(SliceSink::new(out));
+                msg.encode(&mut w);
+                w.into_inner().written()
+            }
+            Protocol::Compact => {
+                let mut w = CompactWriter::new(SliceSink::new(out));
+                msg.encode(&mut w);
+                w.into_inner().written()
+            }
+        }
+    }
+
     /// Encodes `msg` into a buffer of exactly its size.
     pub fn encode_to_bytes<M: ThriftEncode + ?Sized>(self, msg: &M) -> Bytes {
-        let mut buf = BytesMut::with_capacity(self.encoded_len(msg));
-        self.encode_unsized(msg, &mut buf);
-        buf.freeze()
+        let mut out = vec![0; self.encoded_len(msg)];
+        let written = self.encode_into(msg, &mut out);
+        debug_assert_eq!(written, out.len(), "size and write disagree");
+        Bytes::from(out)
     }
 
     /// Decodes one `M` from `buf` with the default limits; strings and binaries in the result

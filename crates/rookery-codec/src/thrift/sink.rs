@@ -106,6 +106,80 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
 }
 
+/// A [`Sink`] over a buffer already sized for what will be written: each write is a copy
+/// at an index, with none of `BufMut`'s capacity checks and length updates. Writing more than
+/// the buffer holds panics (a size and a write that disagree are a bug in the encoder, never
+/// something input can cause: both come from the same `encode` of the same message).
+#[derive(Debug)]
+pub struct SliceSink<'a> {
+    out: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> SliceSink<'a> {
+    /// A sink writing `out` from its start.
+    pub fn new(out: &'a mut [u8]) -> SliceSink<'a> {
+        SliceSink { out, pos: 0 }
+    }
+
+    /// How many bytes have been written.
+    pub fn written(&self) -> usize {
+        self.pos
+    }
+
+    #[inline(always)]
+    fn put_array<const N: usize>(&mut self, v: [u8; N]) {
+        let end = self.pos + N;
+        self.out[self.pos..end].copy_from_slice(&v);
+        self.pos = end;
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        self.out[self.pos] = v;
+        self.pos += 1;
+    }
+    #[inline]
+    fn put_slice(&mut self, v: &[u8]) {
+        let end = self.pos + v.len();
+        self.out[self.pos..end].copy_from_slice(v);
+        self.pos = end;
+    }
+    #[inline]
+    fn put_i16(&mut self, v: i16) {
+        self.put_array(v.to_be_bytes());
+    }
+    #[inline]
+    fn put_i32(&mut self, v: i32) {
+        self.put_array(v.to_be_bytes());
+    }
+    #[inline]
+    fn put_i64(&mut self, v: i64) {
+        self.put_array(v.to_be_bytes());
+    }
+    #[inline]
+    fn put_f64_le(&mut self, v: f64) {
+        self.put_array(v.to_le_bytes());
+    }
+    #[inline]
+    fn put_varint(&mut self, mut v: u64) {
+        if v < 0x80 {
+            return self.put_u8(v as u8);
+        }
+        let out = &mut self.out[self.pos..];
+        let mut i = 0;
+        while v >= 0x80 {
+            out[i] = (v as u8) | 0x80;
+            v >>= 7;
+            i += 1;
+        }
+        out[i] = v as u8;
+        self.pos += i + 1;
+    }
+}
+
 /// A [`Sink`] that counts the bytes it is given and keeps none.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counter {
@@ -165,6 +239,30 @@ mod tests {
             let mut buf = BytesMut::new();
             Sink::put_varint(&mut buf, v);
             assert_eq!(buf.len(), varint_len(v), "{v}");
+            let mut out = [0u8; 10];
+            let mut slice = SliceSink::new(&mut out);
+            Sink::put_varint(&mut slice, v);
+            assert_eq!(&out[..varint_len(v)], &buf[..], "{v}");
         }
+    }
+
+    #[test]
+    fn slice_sink_writes_what_bytes_mut_writes() {
+        fn write(s: &mut impl Sink) {
+            s.put_u8(0x81);
+            s.put_i16(-2);
+            s.put_i32(0x0102_0304);
+            s.put_i64(-5);
+            s.put_f64_le(1.5);
+            s.put_varint(300);
+            s.put_slice(b"tail");
+        }
+        let mut expected = BytesMut::new();
+        write(&mut expected);
+        let mut out = vec![0u8; expected.len()];
+        let mut slice = SliceSink::new(&mut out);
+        write(&mut slice);
+        assert_eq!(slice.written(), expected.len());
+        assert_eq!(out, &expected[..]);
     }
 }
