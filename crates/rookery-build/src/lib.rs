@@ -13,6 +13,7 @@
 
 pub mod error;
 pub mod protobuf;
+pub mod stubs;
 pub mod thrift;
 
 pub use error::{Diagnostic, ErrorKind, IdlError, Severity};
