@@ -57,6 +57,7 @@ mod generate;
 mod message;
 mod names;
 mod service;
+pub mod stubs;
 mod types;
 
 use std::{
@@ -177,32 +178,49 @@ impl Builder {
         &self,
         files: &[impl AsRef<Path>],
     ) -> Result<FileDescriptorSet, Error> {
+        Ok(self.compile_roots(files)?.0)
+    }
+
+    /// The descriptors of `files` and their imports, and the names of `files` among them (as
+    /// imports name them), in the order given.
+    fn compile_roots(
+        &self,
+        files: &[impl AsRef<Path>],
+    ) -> Result<(FileDescriptorSet, Vec<String>), Error> {
         let files: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
         let includes = self.include_dirs(&files);
         let mut compiler =
             protox::Compiler::new(&includes).map_err(|e| Error::from_protox(&e, &includes))?;
         compiler.include_imports(true).include_source_info(true);
+        let mut roots: Vec<String> = Vec::new();
         for file in &files {
             compiler
                 .open_file(file)
                 .map_err(|e| Error::from_protox(&e, &includes))?;
+            // The file just opened is the one root not seen yet (none when given twice).
+            let opened = compiler
+                .files()
+                .find(|f| !f.is_import() && !roots.iter().any(|r| r == f.name()));
+            if let Some(opened) = opened {
+                roots.push(opened.name().to_string());
+            }
         }
-        Ok(compiler.file_descriptor_set())
+        Ok((compiler.file_descriptor_set(), roots))
     }
 
     /// Compiles `files` and returns the generated Rust by package, without writing anything.
     pub fn generate(&self, files: &[impl AsRef<Path>]) -> Result<BTreeMap<String, String>, Error> {
-        Ok(self.generate_with_inputs(files)?.0)
+        Ok(self.compile_and_generate(files)?.code)
     }
 
-    #[allow(clippy::type_complexity)]
-    fn generate_with_inputs(
+    /// Compiles and generates `files`.
+    pub(crate) fn compile_and_generate(
         &self,
         files: &[impl AsRef<Path>],
-    ) -> Result<(BTreeMap<String, String>, Vec<PathBuf>), Error> {
+    ) -> Result<Compiled, Error> {
         let paths: Vec<PathBuf> = files.iter().map(|f| f.as_ref().to_path_buf()).collect();
         let includes = self.include_dirs(&paths);
-        let set = self.file_descriptor_set(files)?;
+        let (set, roots) = self.compile_roots(files)?;
         let mut sources = HashMap::new();
         let mut inputs = Vec::new();
         for file in &set.file {
@@ -223,14 +241,19 @@ impl Builder {
             services: self.services,
         };
         let code = generate::generate(&set.file, &sources, &options)?;
-        Ok((code, inputs))
+        Ok(Compiled {
+            files: set.file,
+            roots,
+            code,
+            inputs,
+        })
     }
 
     /// Compiles `files`, writes one `.rs` per package and the root file into the output
     /// directory, and tells Cargo to run the build script again when a `.proto` read
     /// changes. Files whose content did not change are not rewritten.
     pub fn compile(self, files: &[impl AsRef<Path>]) -> Result<Output, Error> {
-        let (code, inputs) = self.generate_with_inputs(files)?;
+        let Compiled { code, inputs, .. } = self.compile_and_generate(files)?;
         let env_out = std::env::var_os("OUT_DIR").map(PathBuf::from);
         let out_dir = match (&self.out_dir, &env_out) {
             (Some(dir), _) => dir.clone(),
@@ -271,6 +294,18 @@ impl Builder {
             inputs,
         })
     }
+}
+
+/// What [`Builder::compile_and_generate`] gives.
+pub(crate) struct Compiled {
+    /// The descriptors of the files compiled and their imports, imports first.
+    pub(crate) files: Vec<prost_types::FileDescriptorProto>,
+    /// The names of the files compiled (as imports name them), in the order given.
+    pub(crate) roots: Vec<String>,
+    /// The generated Rust, by package.
+    pub(crate) code: BTreeMap<String, String>,
+    /// The `.proto` files read (imports included, the well-known types not).
+    pub(crate) inputs: Vec<PathBuf>,
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
