@@ -1,0 +1,99 @@
+//! What a scaffolded project records about itself (`[package.metadata.rookery]` in its
+//! `Cargo.toml`), and the stubs its IDL asks for.
+
+use std::path::{Path, PathBuf};
+
+use rookery_build::thrift::{
+    r#gen::stubs::{ServiceStubs, StubOptions, stubs},
+    resolve::Program,
+};
+use serde::Deserialize;
+
+/// An error for people: what went wrong and, where it helps, what to do.
+pub(crate) type Error = String;
+
+/// The `[package.metadata.rookery]` table: the IDL files, relative to the project.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub(crate) struct Metadata {
+    /// The root IDL files.
+    pub(crate) idl: Vec<String>,
+    /// Where includes are looked for besides the including file's directory.
+    #[serde(default)]
+    pub(crate) include_dirs: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    package: Option<Package>,
+}
+
+#[derive(Deserialize)]
+struct Package {
+    metadata: Option<PackageMetadata>,
+}
+
+#[derive(Deserialize)]
+struct PackageMetadata {
+    rookery: Option<Metadata>,
+}
+
+/// A project on disk.
+#[derive(Debug)]
+pub(crate) struct Project {
+    /// Its directory.
+    pub(crate) dir: PathBuf,
+    /// What it records about its IDL.
+    pub(crate) metadata: Metadata,
+}
+
+impl Project {
+    /// Reads `dir/Cargo.toml`.
+    pub(crate) fn open(dir: &Path) -> Result<Project, Error> {
+        let path = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("reading {}: {e} (is it a rookery project?)", path.display()))?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let package = manifest
+            .package
+            .ok_or_else(|| format!("{}: no [package] table", path.display()))?;
+        let metadata = package.metadata.and_then(|m| m.rookery).ok_or_else(|| {
+            format!(
+                "{}: no [package.metadata.rookery] table naming the IDL \
+                     (`idl = [\"idl/service.thrift\"]`); `rookery new` writes one",
+                path.display()
+            )
+        })?;
+        if metadata.idl.is_empty() {
+            return Err(format!(
+                "{}: [package.metadata.rookery] names no IDL file",
+                path.display()
+            ));
+        }
+        Ok(Project {
+            dir: dir.to_path_buf(),
+            metadata,
+        })
+    }
+
+    /// Loads the project's IDL and returns the stubs of its services.
+    pub(crate) fn stubs(&self) -> Result<Vec<ServiceStubs>, Error> {
+        let roots: Vec<PathBuf> = self.metadata.idl.iter().map(|p| self.dir.join(p)).collect();
+        let include_dirs: Vec<PathBuf> = self
+            .metadata
+            .include_dirs
+            .iter()
+            .map(|p| self.dir.join(p))
+            .collect();
+        load_stubs(&roots, &include_dirs)
+    }
+}
+
+/// Loads the program rooted at `roots` and returns the stubs of its services.
+pub(crate) fn load_stubs(
+    roots: &[PathBuf],
+    include_dirs: &[PathBuf],
+) -> Result<Vec<ServiceStubs>, Error> {
+    let program = Program::load_all(roots, include_dirs).map_err(|e| e.to_string())?;
+    stubs(&program, &StubOptions::default()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,26 @@
+// The scaffolding test's service after the IDL changed: `add` and the others as before, new
+// functions `sub` and `export` and a new service `Stats`.
+include "shared.thrift"
+
+namespace rs calc
+
+exception DivideByZero {
+    1: string message,
+}
+
+service Calc extends shared.Base {
+    /// Adds two numbers.
+    i64 add(1: i64 a, 2: i64 b),
+    /// Divides, or says why not.
+    double divide(1: double a, 2: double b) throws (1: DivideByZero oops),
+    list<shared.Note> notes(1: map<string, i32> filter),
+    oneway void reset(),
+    /// Subtracts `b` from `a`.
+    i64 sub(1: i64 a, 2: i64 b),
+    /// Everything noted, in one blob (a type the handler did not use before).
+    binary export(),
+}
+
+service Stats {
+    i64 calls(),
+}
