@@ -129,30 +129,87 @@ pub fn render_imports<'a>(imports: impl IntoIterator<Item = &'a Import>) -> Stri
             members.push(member);
         }
     }
-    // Lines sorted within each kind, as rustfmt sorts them.
-    let mut lines: BTreeMap<bool, Vec<String>> = BTreeMap::new();
+    // Lines sorted within each kind, as rustfmt sorts them: by path, segment by segment, a
+    // path before those it is the start of, braces last.
+    let mut lines: BTreeMap<bool, Vec<(SortKey, String)>> = BTreeMap::new();
     for ((local, parent), mut members) in groups {
-        members.sort();
+        members.sort_by(|a, b| version_cmp(a, b));
         let prefix = if parent.is_empty() {
             String::new()
         } else {
             format!("{parent}::")
         };
+        let mut key: SortKey = parent
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .map(|s| Some(s.to_string()))
+            .collect();
         let line = if members.len() == 1 {
+            let name = members[0].split(" as ").next().unwrap_or_default();
+            key.push(Some(name.to_string()));
             format!("use {prefix}{};\n", members[0])
         } else {
+            key.push(None);
             format!("use {prefix}{{{}}};\n", members.join(", "))
         };
-        lines.entry(local).or_default().push(line);
+        lines.entry(local).or_default().push((key, line));
     }
     let blocks: Vec<String> = lines
         .into_values()
         .map(|mut block| {
-            block.sort();
-            block.concat()
+            block.sort_by(|(a, _), (b, _)| {
+                let segments = a.iter().zip(b).map(|pair| match pair {
+                    (Some(a), Some(b)) => version_cmp(a, b),
+                    (a, b) => a.is_none().cmp(&b.is_none()),
+                });
+                segments
+                    .into_iter()
+                    .find(|o| o.is_ne())
+                    .unwrap_or(a.len().cmp(&b.len()))
+            });
+            block.into_iter().map(|(_, line)| line).collect()
         })
         .collect();
     blocks.join("\n")
+}
+
+/// Where a `use` line goes: the segments of its path, `None` for braces.
+type SortKey = Vec<Option<String>>;
+
+/// rustfmt's order of names in `use` items (its "version sort"): `_` before anything,
+/// numbers by their value, otherwise by character (so capitals first).
+fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a.chars().peekable(), b.chars().peekable());
+    loop {
+        match (a.peek().copied(), b.peek().copied()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut digits = String::new();
+                    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                        digits.push(d);
+                    }
+                    let value = digits.trim_start_matches('0').to_string();
+                    (value.len(), value)
+                };
+                let order = number(&mut a).cmp(&number(&mut b));
+                if order.is_ne() {
+                    return order;
+                }
+            }
+            (Some(x), Some(y)) => {
+                let rank = |c: char| if c == '_' { 0 } else { u32::from(c) + 1 };
+                let order = rank(x).cmp(&rank(y));
+                if order.is_ne() {
+                    return order;
+                }
+                a.next();
+                b.next();
+            }
+        }
+    }
 }
 
 /// The stubs of one service.
@@ -309,11 +366,7 @@ pub(crate) fn module_imports(
         let name = natural(module);
         count[&name] == 1 && !RESERVED.contains(&name.as_str())
     };
-    let mut taken: BTreeSet<String> = modules
-        .iter()
-        .filter(|m| own(m))
-        .map(&natural)
-        .collect();
+    let mut taken: BTreeSet<String> = modules.iter().filter(|m| own(m)).map(&natural).collect();
     let mut out = HashMap::new();
     for module in modules {
         let path = full(module).join("::");
@@ -537,36 +590,106 @@ pub(crate) fn method_stub(
         return Err(e);
     }
     let status = paths.use_path("rookery::Status");
-    let error = if into {
-        quote!(#status::unimplemented(#message).into())
-    } else {
-        quote!(#status::unimplemented(#message))
-    };
     let doc = format!(" {doc}");
     let ident = &sig.ident;
     let item = quote! {
         impl Stub for Handler {
             #[doc = #doc]
-            async fn #ident(&self #(, #params)*) -> #output {
-                Err(#error)
-            }
+            async fn #ident(&self #(, #params)*) -> #output {}
         }
     };
     let file: syn::File =
         syn::parse2(item).map_err(|e| format!("gives a stub that does not parse ({e})"))?;
     let text = prettyplease::unparse(&file);
-    // The method is what prettyplease printed between the `impl` line and its closing brace,
-    // one level in.
-    let lines: Vec<&str> = text.lines().collect();
-    let body = lines
-        .get(1..lines.len().saturating_sub(1))
-        .ok_or("gives an empty stub")?;
+    // The doc and signature are what prettyplease printed between the `impl` line and the
+    // empty body, one level in.
+    let lines: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect();
+    let end = lines
+        .iter()
+        .position(|l| l.ends_with("{}"))
+        .ok_or("gives a stub without a body")?;
     let mut code = String::new();
-    for line in body {
-        code.push_str(line.strip_prefix("    ").unwrap_or(line));
+    for line in signature(&lines[..=end]) {
+        code.push_str(&line);
         code.push('\n');
     }
+    code.push_str(&body(&status.to_string(), message, into));
+    code.push_str("}\n");
     Ok(code)
+}
+
+/// The widest line rustfmt writes, by default.
+const MAX_WIDTH: usize = 100;
+
+/// How far in a stub is, in its `impl` block.
+const IMPL_INDENT: usize = 4;
+
+/// The doc and signature lines prettyplease printed for a stub (the last one ending with an
+/// empty body `{}`), as rustfmt lays them out: prettyplease breaks lines wider than 89
+/// characters, rustfmt only those wider than 100, so a signature prettyplease gave one
+/// line per parameter is joined when it fits. The last line opens the body.
+fn signature(lines: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    if let Some(last) = out.last_mut() {
+        last.truncate(last.len() - 1);
+    }
+    let Some(open) = out.iter().position(|l| l.starts_with("async fn ")) else {
+        return out;
+    };
+    if !out[open].ends_with('(') {
+        return out;
+    }
+    let params = &out[open + 1..out.len() - 1];
+    let close = &out[out.len() - 1];
+    // Only a parameter per line can be joined (not a type prettyplease broke over lines).
+    if !close.starts_with(") ")
+        || !params
+            .iter()
+            .all(|p| p.starts_with("    ") && p.ends_with(','))
+    {
+        return out;
+    }
+    let params: Vec<&str> = params
+        .iter()
+        .map(|p| p.trim().trim_end_matches(','))
+        .collect();
+    let joined = format!("{}{}{}", out[open], params.join(", "), close);
+    if IMPL_INDENT + joined.len() > MAX_WIDTH {
+        return out;
+    }
+    out.truncate(open);
+    out.push(joined);
+    out
+}
+
+/// The body of a stub, `Err(Status::unimplemented("…"))` (`.into()` the error when `into`),
+/// laid out as rustfmt lays it out at the stub's depth.
+fn body(status: &str, message: &str, into: bool) -> String {
+    let literal = format!("{message:?}");
+    let call = format!("{status}::unimplemented({literal})");
+    let width = |indent: usize, text: &str| IMPL_INDENT + indent + text.chars().count();
+    if !into {
+        // `Err`'s argument on one line when it is no wider than rustfmt's `fn_call_width`.
+        if call.chars().count() <= 60 && width(4, &format!("Err({call})")) <= MAX_WIDTH {
+            return format!("    Err({call})\n");
+        }
+        return format!("    Err({status}::unimplemented(\n        {literal},\n    ))\n");
+    }
+    let line = format!("Err({call}.into())");
+    if width(4, &line) <= MAX_WIDTH {
+        format!("    {line}\n")
+    } else if width(8, &call) <= MAX_WIDTH {
+        format!("    Err(\n        {call}\n            .into(),\n    )\n")
+    } else if width(8, &format!("{literal},")) <= MAX_WIDTH {
+        format!("    Err({status}::unimplemented(\n        {literal},\n    )\n    .into())\n")
+    } else {
+        // Wider than any layout: rustfmt leaves it as written.
+        format!("    {line}\n")
+    }
 }
 
 /// A copy of a syntax node (this build of `syn` has no `Clone` impls).
@@ -600,9 +723,58 @@ fn future_output(output: &syn::ReturnType) -> Option<&syn::Type> {
     })
 }
 
+/// Asserts that rustfmt leaves `text` (a whole file) as it is; says so and passes when no
+/// rustfmt can be run.
+#[cfg(test)]
+pub(crate) fn assert_rustfmt_keeps(text: &str) {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let child = Command::new(std::env::var_os("RUSTFMT").unwrap_or("rustfmt".into()))
+        .args(["--edition", "2024", "--emit", "stdout"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("no rustfmt to run: the layout of stubs is not checked");
+        return;
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "rustfmt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let formatted = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, formatted, "rustfmt lays the stubs out otherwise");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_are_laid_out_as_rustfmt_lays_them_out() {
+        let mut file = String::from("impl Stub for Handler {\n");
+        for n in [10, 35, 36, 37, 38, 60, 70, 80, 90, 120] {
+            for into in [false, true] {
+                let message = "x".repeat(n);
+                file.push_str(&format!("    async fn f{n}_{into}(&self) -> R {{\n"));
+                file.push_str(&indent(&body("Status", &message, into), "    "));
+                file.push_str("    }\n");
+            }
+        }
+        file.push_str("}\n");
+        assert_rustfmt_keeps(&file);
+        assert!(file.contains("    async fn f10_false(&self) -> R {\n        Err(Status::unimplemented(\"xxxxxxxxxx\"))\n"));
+    }
 
     #[test]
     fn imports_are_grouped() {
@@ -618,6 +790,48 @@ mod tests {
             "use rookery::codegen::FastStr;\nuse rookery::{Context, Status};\n\n\
              use crate::idl::a::shared as a_shared;\nuse crate::idl::echo;\n"
         );
+    }
+
+    #[test]
+    fn imports_are_sorted_as_rustfmt_sorts_them() {
+        let imports: Vec<Import> = [
+            "crate::idl::ab",
+            "crate::idl::a_b",
+            "crate::idl::a10",
+            "crate::idl::a2",
+            "crate::idl",
+            "crate::idl::a::b",
+            "crate::idl::x::y",
+            "crate::idl::x::z",
+            "crate::idl::q::r#type",
+            "crate::idl::q::A",
+            "crate::idl::q::a_b",
+            "crate::idl::q::a10",
+            "crate::idl::q::a9",
+            "crate::idl::r#type",
+            "rookery::codec::protobuf::wkt",
+            "rookery::Context",
+            "rookery::Status",
+            "rookery::codec::protobuf::rpc::BoxStream",
+            "rookery::codec::protobuf::rpc::Streaming",
+        ]
+        .into_iter()
+        .map(|p| Import::new(p.to_string()))
+        .collect();
+        let text = render_imports(&imports);
+        assert_eq!(
+            text,
+            "use rookery::codec::protobuf::rpc::{BoxStream, Streaming};\n\
+             use rookery::codec::protobuf::wkt;\n\
+             use rookery::{Context, Status};\n\
+             \n\
+             use crate::idl;\n\
+             use crate::idl::a::b;\n\
+             use crate::idl::q::{A, a_b, a9, a10, r#type};\n\
+             use crate::idl::x::{y, z};\n\
+             use crate::idl::{a_b, a2, a10, ab, r#type};\n"
+        );
+        assert_rustfmt_keeps(&text);
     }
 
     #[test]

@@ -450,7 +450,9 @@ mod tests {
         _cx: &mut Context,
         _requests: Streaming<orders::order::Line>,
     ) -> Result<wkt::Empty, Status> {
-        Err(Status::unimplemented("Orders.Upload is not implemented yet"))
+        Err(Status::unimplemented(
+            "Orders.Upload is not implemented yet",
+        ))
     }
 
     /// `rpc Watch(google.protobuf.Empty) returns (stream google.protobuf.Timestamp)`
@@ -482,6 +484,19 @@ mod tests {
 }
 "#
         );
+        // As rustfmt would write it.
+        let mut file = render_imports(
+            &stubs
+                .iter()
+                .flat_map(|s| s.all_imports())
+                .collect::<BTreeSet<_>>(),
+        );
+        for service in &stubs {
+            file.push('\n');
+            file.push_str(&service.impl_block("Handler"));
+        }
+        crate::stubs::assert_rustfmt_keeps(&file);
+
         // Each stub needs only what it names.
         let watch: Vec<&str> = orders.methods[2]
             .imports
@@ -504,7 +519,7 @@ mod tests {
         assert!(
             health.methods[0]
                 .code
-                .contains("_request: idl::Ping,\n) -> Result<wkt::Empty, Status>"),
+                .contains("_request: idl::Ping) -> Result<wkt::Empty, Status> {"),
             "{}",
             health.methods[0].code
         );
@@ -534,12 +549,11 @@ mod tests {
             render_imports(&health.all_imports()),
             "use rookery::{Context, Status};\n"
         );
-        assert!(
-            health.methods[0]
-                .code
-                .contains("_request: crate::Ping,\n) -> Result<crate::Ping, Status>"),
-            "{}",
-            health.methods[0].code
+        assert_eq!(
+            health.methods[0].code,
+            "/// `rpc Check(Ping) returns (Ping)`\n\
+             async fn check(&self, _cx: &mut Context, _request: crate::Ping) -> Result<crate::Ping, Status> {\n\
+             \x20   Err(Status::unimplemented(\"Health.Check is not implemented yet\"))\n}\n"
         );
     }
 

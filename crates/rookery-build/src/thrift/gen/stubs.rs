@@ -261,6 +261,17 @@ mod tests {
             "use rookery::codegen::{Bytes, FastStr, HashSet};\nuse rookery::{Context, Status};\n\n\
              use crate::idl::fixtures::bank;\nuse crate::idl::shared;\n"
         );
+        let mut file = render_imports(
+            &stubs
+                .iter()
+                .flat_map(|s| s.all_imports())
+                .collect::<BTreeSet<_>>(),
+        );
+        for service in &stubs {
+            file.push('\n');
+            file.push_str(&service.impl_block("Handler"));
+        }
+        crate::stubs::assert_rustfmt_keeps(&file);
         assert!(
             stubs[0]
                 .impl_block("Handler")
