@@ -39,7 +39,8 @@
 //! # What the project around the handler needs
 //!
 //! For `rookery new greeter --idl idl/greeter.proto` (stubs made with
-//! `stubs(&["idl/greeter.proto"], &[PathBuf::from("idl")], &StubOptions::default())`):
+//! `stubs(&["idl/greeter.proto"], &[PathBuf::from("idl")], &StubOptions::default())`, run in
+//! the project's directory; from elsewhere, give the paths from there):
 //!
 //! `Cargo.toml`: the facade with its `protobuf` feature (the Protobuf runtime, which generated
 //! code and the stubs name through `rookery::codegen` and `rookery::codec::protobuf`), and
@@ -105,10 +106,15 @@
 //!         _cx: &mut Context,
 //!         _request: greeter::HelloRequest,
 //!     ) -> Result<greeter::HelloReply, Status> {
-//!         Err(Status::unimplemented("Greeter.SayHello is not implemented yet"))
+//!         Err(Status::unimplemented(
+//!             "Greeter.SayHello is not implemented yet",
+//!         ))
 //!     }
 //! }
 //! ```
+//!
+//! Stubs are laid out as rustfmt lays them out at one level of indentation, and
+//! [`render_imports`] sorts as rustfmt sorts, so a new project passes `cargo fmt --check`.
 //!
 //! # Serving: not through `Router` yet
 //!
@@ -128,9 +134,8 @@
 //! ```ignore
 //! #[tokio::main]
 //! async fn main() {
-//!     let client = idl::greeter::GreeterClient::new(idl::greeter::GreeterServer::new(
-//!         handler::Handler,
-//!     ));
+//!     let client =
+//!         idl::greeter::GreeterClient::new(idl::greeter::GreeterServer::new(handler::Handler));
 //!     let reply = client
 //!         .say_hello(&mut rookery::Context::new(), Default::default())
 //!         .await;
