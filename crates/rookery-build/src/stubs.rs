@@ -409,18 +409,14 @@ pub(crate) fn unraw(ident: &str) -> String {
     ident.strip_prefix("r#").unwrap_or(ident).to_string()
 }
 
-/// What a runtime path of generated code (`::rookery::codegen::…`, given as its segments)
-/// becomes in a handler.
-pub(crate) enum Rename {
-    /// `use {path};`, and the item named by the name that binds followed by the last `keep`
-    /// segments of the generated path (`wkt::Timestamp` for `keep: 1` and
-    /// `rookery::codec::protobuf::wkt`).
-    Import {
-        /// The path to import.
-        path: String,
-        /// How many of the generated path's last segments follow the bound name.
-        keep: usize,
-    },
+/// What a runtime path of generated code (`::rookery::codegen::…`) becomes in a handler:
+/// `use {path};`, and the name that binds followed by the last `keep` segments of the
+/// generated path (`wkt::Timestamp` for `rookery::codec::protobuf::wkt` and `keep: 1`).
+pub(crate) struct Rename {
+    /// The path to import.
+    pub(crate) path: String,
+    /// How many of the generated path's last segments follow the bound name.
+    pub(crate) keep: usize,
 }
 
 /// Rewrites the paths of generated code, as seen from the module of a service, into paths of
@@ -516,7 +512,7 @@ impl Paths<'_> {
             {
                 return Some(last.into());
             }
-            let Rename::Import { path: import, keep } = (self.runtime)(&segments)?;
+            let Rename { path: import, keep } = (self.runtime)(&segments)?;
             let ident = self.use_path(&import);
             let mut out: syn::Path = syn::parse_quote!(#ident);
             for segment in path.segments.iter().skip(n - keep.min(n - 1)) {

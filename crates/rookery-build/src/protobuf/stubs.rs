@@ -308,9 +308,9 @@ fn runtime(segments: &[String]) -> Option<Rename> {
                 "Streaming" | "BoxStream" => format!("rookery::codec::protobuf::rpc::{name}"),
                 other => format!("rookery::codegen::{other}"),
             };
-            Some(Rename::Import { path, keep: 0 })
+            Some(Rename { path, keep: 0 })
         }
-        [wkt, _] if wkt == "wkt" => Some(Rename::Import {
+        [wkt, _] if wkt == "wkt" => Some(Rename {
             path: "rookery::codec::protobuf::wkt".to_string(),
             keep: 1,
         }),

@@ -178,7 +178,7 @@ fn runtime(segments: &[String]) -> Option<Rename> {
         "Context" | "Status" => format!("rookery::{name}"),
         other => format!("rookery::codegen::{other}"),
     };
-    Some(Rename::Import { path, keep: 0 })
+    Some(Rename { path, keep: 0 })
 }
 
 #[cfg(test)]
