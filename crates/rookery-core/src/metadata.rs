@@ -1,13 +1,21 @@
+use bytes::Bytes;
 use faststr::FastStr;
 
-/// String key/value pairs that travel with a call: TTHeader string info on the native
-/// transport, headers on HTTP-based ones.
+/// Key/value pairs that travel with a call: TTHeader string info on the native transport,
+/// headers on HTTP-based ones.
 ///
 /// Keys are case-sensitive and unique; inserting a key that is present replaces its value. A
 /// call carries few entries, so they live in a vector in insertion order.
+///
+/// Values are strings; binary values (gRPC's `-bin` keys, sent base64-encoded) are kept
+/// apart, by [`insert_bin`](Metadata::insert_bin) and [`get_bin`](Metadata::get_bin).
+/// [`len`](Metadata::len), [`iter`](Metadata::iter) and [`is_empty`](Metadata::is_empty)
+/// count and list the string pairs only; protocols that have no binary metadata ignore the
+/// binary ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
     entries: Vec<(FastStr, FastStr)>,
+    binary: Vec<(FastStr, Bytes)>,
 }
 
 impl Metadata {
@@ -15,6 +23,7 @@ impl Metadata {
     pub const fn new() -> Metadata {
         Metadata {
             entries: Vec::new(),
+            binary: Vec::new(),
         }
     }
 
@@ -69,9 +78,39 @@ impl Metadata {
         self.entries.is_empty()
     }
 
-    /// Removes every pair.
+    /// Removes every pair, string and binary.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.binary.clear();
+    }
+
+    /// The binary value of `key` (by gRPC's convention, a key ending in `-bin`), if present.
+    pub fn get_bin(&self, key: &str) -> Option<&Bytes> {
+        self.binary.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets the binary value of `key` (by gRPC's convention, a key ending in `-bin`),
+    /// returning the value it replaced.
+    pub fn insert_bin(&mut self, key: impl Into<FastStr>, value: Bytes) -> Option<Bytes> {
+        let key = key.into();
+        match self.binary.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.binary.push((key, value));
+                None
+            }
+        }
+    }
+
+    /// Removes the binary value of `key`, returning it.
+    pub fn remove_bin(&mut self, key: &str) -> Option<Bytes> {
+        let i = self.binary.iter().position(|(k, _)| k == key)?;
+        Some(self.binary.remove(i).1)
+    }
+
+    /// The binary pairs, in insertion order.
+    pub fn iter_bin(&self) -> impl ExactSizeIterator<Item = (&FastStr, &Bytes)> {
+        self.binary.iter().map(|(k, v)| (k, v))
     }
 }
 
@@ -100,5 +139,24 @@ mod tests {
         assert_eq!(m.remove("a").as_deref(), Some("3"));
         assert!(!m.contains_key("a"));
         assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn binary_values_are_kept_apart() {
+        let mut m = Metadata::new();
+        m.insert("k", "text");
+        assert_eq!(m.insert_bin("k-bin", Bytes::from_static(&[0xab])), None);
+        assert_eq!(m.get_bin("k-bin").map(|b| &b[..]), Some(&[0xab][..]));
+        assert_eq!(m.get("k-bin"), None);
+        assert_eq!(m.len(), 1, "len counts the string pairs");
+        assert_eq!(m.iter_bin().len(), 1);
+        assert_eq!(
+            m.insert_bin("k-bin", Bytes::new()).as_deref(),
+            Some(&[0xab][..])
+        );
+        assert_eq!(m.remove_bin("k-bin").as_deref(), Some(&[][..]));
+        m.insert_bin("x-bin", Bytes::new());
+        m.clear();
+        assert_eq!(m.iter_bin().len(), 0);
     }
 }

@@ -1,0 +1,213 @@
+//! The body of a gRPC request or response: length-prefixed messages, pulled one by one from
+//! the stream that produces them, and for a response the trailers that end it.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context as TaskContext, Poll, ready},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use rookery_codec::protobuf::rpc::BoxStream;
+use rookery_core::Status;
+use tokio::{sync::oneshot, time::Sleep};
+
+use crate::{
+    frame,
+    metadata::{Trailers, ok_trailers, write_metadata, write_status},
+};
+
+/// The body of a gRPC request or response on the wire.
+///
+/// A response body sends the messages its handler produces as they come, then trailers with
+/// the status (`OK`, or the error the stream ended with, `RESOURCE_EXHAUSTED` for a message
+/// over the send limit, `DEADLINE_EXCEEDED` when the deadline passes first) and the trailing
+/// metadata. A request body sends its messages and ends; an error from its stream resets the
+/// HTTP/2 stream. An empty body ends with the headers (a trailers-only response).
+pub struct GrpcBody {
+    pending: Option<Bytes>,
+    source: Source,
+    deadline: Option<Pin<Box<Sleep>>>,
+    max_message_size: usize,
+    trailers: Option<Trailers>,
+    cancel: Option<oneshot::Receiver<()>>,
+    done: bool,
+}
+
+enum Source {
+    Nothing,
+    Once(Option<Bytes>),
+    Stream(BoxStream<Bytes>),
+}
+
+impl fmt::Debug for GrpcBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcBody")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcBody {
+    /// A body that ends at once: for a trailers-only response, whose status is in the
+    /// headers.
+    pub fn empty() -> GrpcBody {
+        GrpcBody {
+            pending: None,
+            source: Source::Nothing,
+            deadline: None,
+            max_message_size: usize::MAX,
+            trailers: None,
+            cancel: None,
+            done: true,
+        }
+    }
+
+    /// A request body of one message.
+    pub(crate) fn request_once(message: Bytes) -> GrpcBody {
+        GrpcBody {
+            source: Source::Once(Some(message)),
+            done: false,
+            ..GrpcBody::empty()
+        }
+    }
+
+    /// A request body of the messages of `stream`; one over `max_message_size` resets the
+    /// stream, and so does dropping the sender of `cancel` (the caller stopped listening).
+    pub(crate) fn request_stream(
+        stream: BoxStream<Bytes>,
+        max_message_size: usize,
+        cancel: oneshot::Receiver<()>,
+    ) -> GrpcBody {
+        GrpcBody {
+            source: Source::Stream(stream),
+            max_message_size,
+            cancel: Some(cancel),
+            done: false,
+            ..GrpcBody::empty()
+        }
+    }
+
+    /// A response body of one message, then trailers.
+    pub(crate) fn response_once(message: Bytes, trailers: Trailers) -> GrpcBody {
+        GrpcBody {
+            source: Source::Once(Some(message)),
+            trailers: Some(trailers),
+            done: false,
+            ..GrpcBody::empty()
+        }
+    }
+
+    /// A response body of the messages of `stream`, then trailers.
+    pub(crate) fn response_stream(
+        stream: BoxStream<Bytes>,
+        trailers: Trailers,
+        max_message_size: usize,
+        deadline: Option<Instant>,
+    ) -> GrpcBody {
+        GrpcBody {
+            source: Source::Stream(stream),
+            trailers: Some(trailers),
+            max_message_size,
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            done: false,
+            ..GrpcBody::empty()
+        }
+    }
+
+    /// Ends the body: trailers for a response, the end or an error for a request.
+    fn finish(&mut self, result: Result<(), Status>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        self.done = true;
+        self.source = Source::Nothing;
+        self.deadline = None;
+        self.cancel = None;
+        match &self.trailers {
+            Some(trailers) => {
+                let trailing = trailers.take();
+                let headers = match result {
+                    Ok(()) => ok_trailers(&trailing),
+                    Err(status) => {
+                        tracing::debug!(%status, "the response stream ends with an error");
+                        let mut headers = HeaderMap::new();
+                        write_metadata(&trailing, &mut headers);
+                        write_status(&status, &mut headers);
+                        headers
+                    }
+                };
+                Poll::Ready(Some(Ok(Frame::trailers(headers))))
+            }
+            None => match result {
+                Ok(()) => Poll::Ready(None),
+                Err(status) => Poll::Ready(Some(Err(status))),
+            },
+        }
+    }
+}
+
+impl Body for GrpcBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = self.get_mut();
+        if let Some(data) = this.pending.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(sleep) = &mut this.deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return this.finish(Err(Status::deadline_exceeded(
+                "the deadline passed before the response stream ended",
+            )));
+        }
+        if let Some(cancel) = &mut this.cancel
+            && Pin::new(cancel).poll(cx).is_ready()
+        {
+            // The reason travels in the source, where hyper looks for the RST_STREAM code.
+            let reason = h2::Error::from(h2::Reason::CANCEL);
+            return this.finish(Err(
+                Status::cancelled("the call was cancelled").with_source(reason)
+            ));
+        }
+        let next = match &mut this.source {
+            Source::Nothing => None,
+            Source::Once(message) => message.take().map(Ok),
+            Source::Stream(stream) => ready!(stream.as_mut().poll_next(cx)),
+        };
+        match next {
+            Some(Ok(message)) => {
+                if message.len() > this.max_message_size {
+                    let status = frame::too_large("sent", message.len(), this.max_message_size);
+                    return this.finish(Err(status));
+                }
+                let (first, rest) = frame::encode(message);
+                this.pending = rest;
+                Poll::Ready(Some(Ok(Frame::data(first))))
+            }
+            Some(Err(status)) => this.finish(Err(status)),
+            None => this.finish(Ok(())),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done && self.pending.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.is_end_stream() {
+            SizeHint::with_exact(0)
+        } else {
+            SizeHint::default()
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The client: one HTTP/2 connection, every call a stream on it.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context as TaskContext, Poll},
+    time::Instant,
+};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http::{
+    HeaderMap, HeaderValue, Request, StatusCode, Uri,
+    header::{CONTENT_TYPE, TE, USER_AGENT},
+    uri::Authority,
+};
+use hyper::{body::Incoming, client::conn::http2::SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rookery_codec::protobuf::rpc::{
+    MethodDescriptor, ProtoRequest, ProtoResponse, ProtoStreamRequest, Streaming,
+};
+use rookery_core::{Context, Service, Status};
+use tokio::{
+    net::{TcpStream, ToSocketAddrs},
+    sync::oneshot,
+    time::Sleep,
+};
+
+use crate::{
+    body::GrpcBody,
+    error::status_of,
+    frame::{Decoder, too_large},
+    metadata::{
+        CONTENT_TYPE_GRPC, GRPC_TIMEOUT, Trailers, code_of_http_status, format_timeout,
+        read_metadata, read_status, write_metadata,
+    },
+    server::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+};
+
+const USER_AGENT_VALUE: &str = concat!("rookery-grpc/", env!("CARGO_PKG_VERSION"));
+
+/// A gRPC client on one HTTP/2 connection, which all its calls share as concurrent streams.
+/// Clones share the connection.
+///
+/// It serves both contracts of generated clients: unary calls
+/// (`Service<ProtoRequest, Response = ProtoResponse>`) and calls of every kind
+/// (`Service<ProtoStreamRequest, Response = Streaming<Bytes>>`), so a generated `XClient`
+/// works over it as it is: `XClient::new(GrpcClient::connect(addr).await?)`.
+///
+/// The context's deadline goes out as `grpc-timeout` and is enforced here too; its metadata
+/// goes out as headers (binary values base64-encoded under `-bin` keys). The response
+/// headers' metadata comes back in [`Context::response_metadata`], and the trailing metadata
+/// in a [`Trailers`] the caller put in the context's extensions. A failed call's status (code,
+/// message, details) is the call's error, or for a streaming call the last item of its
+/// response stream. Dropping a call, or its response stream, cancels it (`RST_STREAM`).
+#[derive(Clone)]
+pub struct GrpcClient {
+    send: SendRequest<GrpcBody>,
+    authority: Authority,
+    max_receive_message_size: usize,
+    max_send_message_size: usize,
+}
+
+impl fmt::Debug for GrpcClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcClient")
+            .field("authority", &self.authority)
+            .field("closed", &self.send.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`GrpcClient`].
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    max_receive_message_size: usize,
+    max_send_message_size: usize,
+    max_header_list_size: u32,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder {
+            max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: usize::MAX,
+            max_header_list_size: 16 * 1024,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// The largest message received (4 MiB unless set); a larger one fails its call with
+    /// `RESOURCE_EXHAUSTED`.
+    pub fn max_receive_message_size(mut self, bytes: usize) -> ClientBuilder {
+        self.max_receive_message_size = bytes;
+        self
+    }
+
+    /// The largest message sent (no limit unless set); a larger one fails its call with
+    /// `RESOURCE_EXHAUSTED` without reaching the server.
+    pub fn max_send_message_size(mut self, bytes: usize) -> ClientBuilder {
+        self.max_send_message_size = bytes;
+        self
+    }
+
+    /// The largest header list the server may send (16 KiB unless set).
+    pub fn max_header_list_size(mut self, bytes: u32) -> ClientBuilder {
+        self.max_header_list_size = bytes;
+        self
+    }
+
+    /// Connects to `addr` over HTTP/2 cleartext (prior knowledge).
+    pub async fn connect(self, addr: impl ToSocketAddrs) -> Result<GrpcClient, Status> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| Status::from(e).with_unsent())?;
+        let _ = stream.set_nodelay(true);
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Status::from(e).with_unsent())?;
+        let authority = Authority::try_from(peer.to_string())
+            .map_err(|e| Status::internal(format!("authority {peer}: {e}")).with_unsent())?;
+        let (send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_header_list_size(self.max_header_list_size)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| status_of(&e).with_unsent())?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "gRPC connection closed");
+            }
+        });
+        Ok(GrpcClient {
+            send,
+            authority,
+            max_receive_message_size: self.max_receive_message_size,
+            max_send_message_size: self.max_send_message_size,
+        })
+    }
+}
+
+/// How a response began: with headers and a body of messages to come, or with its status in
+/// the headers (trailers-only) and `OK`.
+enum Started {
+    Messages(Decoder<Incoming>),
+    Ended,
+}
+
+impl GrpcClient {
+    /// A builder, to set limits before connecting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Connects to `addr` with the defaults.
+    pub async fn connect(addr: impl ToSocketAddrs) -> Result<GrpcClient, Status> {
+        ClientBuilder::default().connect(addr).await
+    }
+
+    /// Whether the connection has closed (every call would fail).
+    pub fn is_closed(&self) -> bool {
+        self.send.is_closed()
+    }
+
+    fn request(
+        &self,
+        cx: &Context,
+        method: &MethodDescriptor,
+        body: GrpcBody,
+    ) -> Result<Request<GrpcBody>, Status> {
+        let uri = Uri::builder()
+            .scheme("http")
+            .authority(self.authority.clone())
+            .path_and_query(method.path)
+            .build()
+            .map_err(|e| Status::internal(format!("path {}: {e}", method.path)).with_unsent())?;
+        let mut headers = HeaderMap::with_capacity(4 + cx.metadata().len());
+        write_metadata(cx.metadata(), &mut headers);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_GRPC));
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if let Some(left) = cx.remaining() {
+            if left.is_zero() {
+                return Err(
+                    Status::deadline_exceeded("the deadline passed before the call").with_unsent(),
+                );
+            }
+            if let Ok(value) = HeaderValue::try_from(format_timeout(left)) {
+                headers.insert(GRPC_TIMEOUT, value);
+            }
+        }
+        let mut request = Request::new(body);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    /// Sends the request and waits for the response headers.
+    async fn start(
+        &self,
+        cx: &mut Context,
+        request: Request<GrpcBody>,
+        trailers: Option<&Trailers>,
+    ) -> Result<Started, Status> {
+        let mut send = self.send.clone();
+        std::future::poll_fn(|task| send.poll_ready(task))
+            .await
+            .map_err(|e| status_of(&e).with_unsent())?;
+        let response = send
+            .send_request(request)
+            .await
+            .map_err(|e| status_of(&e))?;
+        let (parts, body) = response.into_parts();
+        if let Some(status) = read_status(&parts.headers) {
+            // Trailers-only: the headers are the trailers.
+            record_trailers(&parts.headers, trailers);
+            return if status.code() == rookery_core::Code::Ok {
+                Ok(Started::Ended)
+            } else {
+                Err(status)
+            };
+        }
+        if parts.status != StatusCode::OK {
+            return Err(Status::new(
+                code_of_http_status(parts.status),
+                format!("the server answered HTTP status {}", parts.status),
+            ));
+        }
+        let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+        if !content_type.is_some_and(|t| t.starts_with(CONTENT_TYPE_GRPC.as_bytes())) {
+            return Err(Status::unknown(format!(
+                "the response's content type is {content_type:?}, not gRPC"
+            )));
+        }
+        read_metadata(&parts.headers, cx.response_metadata_mut());
+        Ok(Started::Messages(Decoder::new(
+            body,
+            self.max_receive_message_size,
+        )))
+    }
+}
+
+/// The status in the trailers that ended `decoder`'s body, with its metadata recorded.
+fn finish(decoder: &mut Decoder<Incoming>, trailers: Option<&Trailers>) -> Result<(), Status> {
+    let Some(headers) = decoder.take_trailers() else {
+        return Err(Status::internal("the response ended without a status"));
+    };
+    record_trailers(&headers, trailers);
+    match read_status(&headers) {
+        Some(status) if status.code() == rookery_core::Code::Ok => Ok(()),
+        Some(status) => Err(status),
+        None => Err(Status::internal(
+            "the response's trailers have no grpc-status",
+        )),
+    }
+}
+
+fn record_trailers(headers: &HeaderMap, trailers: Option<&Trailers>) {
+    if let Some(trailers) = trailers {
+        trailers.update(|m| read_metadata(headers, m));
+    }
+}
+
+/// `call`, failed with `DEADLINE_EXCEEDED` if `deadline` passes first.
+async fn with_deadline<T>(
+    deadline: Option<Instant>,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        None => call.await,
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), call)
+            .await
+            .unwrap_or_else(|_| Err(deadline_passed())),
+    }
+}
+
+fn deadline_passed() -> Status {
+    Status::deadline_exceeded("the deadline passed before the call completed")
+}
+
+impl Service<ProtoRequest> for GrpcClient {
+    type Response = ProtoResponse;
+
+    async fn call(&self, cx: &mut Context, req: ProtoRequest) -> Result<ProtoResponse, Status> {
+        if req.body.len() > self.max_send_message_size {
+            return Err(
+                too_large("sent", req.body.len(), self.max_send_message_size).with_unsent(),
+            );
+        }
+        let request = self.request(cx, req.method, GrpcBody::request_once(req.body))?;
+        let trailers = Trailers::of(cx);
+        let deadline = cx.deadline();
+        let call = async {
+            let mut decoder = match self.start(cx, request, trailers.as_ref()).await? {
+                Started::Messages(decoder) => decoder,
+                Started::Ended => return Err(Status::internal("the response has no message")),
+            };
+            let message = std::future::poll_fn(|task| decoder.poll_message(task)).await?;
+            let extra = std::future::poll_fn(|task| decoder.poll_message(task)).await?;
+            finish(&mut decoder, trailers.as_ref())?;
+            match (message, extra) {
+                (Some(body), None) => Ok(ProtoResponse { body }),
+                (None, _) => Err(Status::internal("the response has no message")),
+                (Some(_), Some(_)) => Err(Status::internal(
+                    "a unary response with more than one message",
+                )),
+            }
+        };
+        with_deadline(deadline, call).await
+    }
+}
+
+impl Service<ProtoStreamRequest> for GrpcClient {
+    type Response = Streaming<Bytes>;
+
+    async fn call(
+        &self,
+        cx: &mut Context,
+        req: ProtoStreamRequest,
+    ) -> Result<Streaming<Bytes>, Status> {
+        // Dropping `listening` (with the call, or with its response stream) stops the request
+        // stream and resets the HTTP/2 stream.
+        let (listening, cancel) = oneshot::channel();
+        let body = GrpcBody::request_stream(
+            req.messages.into_inner(),
+            self.max_send_message_size,
+            cancel,
+        );
+        let request = self.request(cx, req.method, body)?;
+        let trailers = Trailers::of(cx);
+        let deadline = cx.deadline();
+        let started = with_deadline(deadline, self.start(cx, request, trailers.as_ref())).await?;
+        match started {
+            Started::Ended => Ok(Streaming::empty()),
+            Started::Messages(decoder) => Ok(Streaming::new(ResponseStream {
+                decoder: Some(decoder),
+                trailers,
+                deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+                _listening: Some(listening),
+            })),
+        }
+    }
+}
+
+/// The messages of a streaming call's response, then its status.
+struct ResponseStream {
+    decoder: Option<Decoder<Incoming>>,
+    trailers: Option<Trailers>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    _listening: Option<oneshot::Sender<()>>,
+}
+
+impl ResponseStream {
+    fn end(&mut self, result: Result<(), Status>) -> Poll<Option<Result<Bytes, Status>>> {
+        self.decoder = None;
+        self.deadline = None;
+        self._listening = None;
+        Poll::Ready(result.err().map(Err))
+    }
+}
+
+impl Stream for ResponseStream {
+    type Item = Result<Bytes, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.decoder.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Some(sleep) = &mut this.deadline
+            && sleep.as_mut().poll(cx).is_ready()
+        {
+            return this.end(Err(deadline_passed()));
+        }
+        let Some(decoder) = &mut this.decoder else {
+            return Poll::Ready(None);
+        };
+        match decoder.poll_message(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(Some(message))) => Poll::Ready(Some(Ok(message))),
+            Poll::Ready(Err(status)) => this.end(Err(status)),
+            Poll::Ready(Ok(None)) => {
+                let result = finish(decoder, this.trailers.as_ref());
+                this.end(result)
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! gRPC over HTTP/2 for rookery, on hyper and h2: a [`Server`] that serves services generated
+//! from `.proto` files by `rookery-build`, and a [`GrpcClient`] that generated clients call
+//! through, with unary calls and the three kinds of streaming.
+//!
+//! ```no_run
+//! use rookery_grpc::{GrpcClient, Server};
+//! # use rookery_codec::protobuf::rpc::ServiceDescriptor;
+//! # async fn run<S: rookery_grpc::GrpcService>(descriptor: &'static ServiceDescriptor, service: S)
+//! # -> Result<(), Box<dyn std::error::Error>> {
+//! // Server: each generated server (`GreeterServer::new(handler)`) is registered under its
+//! // descriptor (`GreeterServer::<Handler>::SERVICE`).
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let server = Server::builder().add_service(descriptor, service).build();
+//! tokio::spawn(server.serve(listener));
+//!
+//! // Client: one HTTP/2 connection; a generated client runs over it as it is
+//! // (`GreeterClient::new(channel)`).
+//! let channel = GrpcClient::connect(addr).await?;
+//! # let _ = channel;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What travels, as the gRPC over HTTP/2 protocol says: length-prefixed messages under
+//! `content-type: application/grpc`; the status in the trailers (`grpc-status`, a
+//! percent-encoded `grpc-message`, `grpc-status-details-bin`), or in the headers alone when a
+//! call fails before its first message (trailers-only); metadata as headers, binary values
+//! base64-encoded under keys ending in `-bin`, held in the call's
+//! [`Context`](rookery_core::Context) (response headers in its response metadata, trailers in
+//! a [`Trailers`] in its extensions); the deadline as `grpc-timeout`, enforced on both sides.
+//! Messages larger than the receive limit (4 MiB unless set) fail their call with
+//! `RESOURCE_EXHAUSTED`, and the connection carries on.
+//!
+//! Not yet: compression, TLS, keepalive, health and reflection, gRPC-Web.
+
+mod body;
+mod client;
+mod error;
+mod frame;
+mod metadata;
+mod server;
+
+#[cfg(feature = "interop")]
+pub mod interop;
+
+pub use body::GrpcBody;
+pub use client::{ClientBuilder, GrpcClient};
+pub use metadata::{Trailers, format_timeout, parse_timeout, percent_decode, percent_encode};
+pub use server::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server, ServerBuilder};
