@@ -1,63 +1,11 @@
 //! The gRPC interop cases, rookery's client against rookery's server, over real TCP on
 //! loopback.
 
-use std::{net::SocketAddr, time::Duration};
+mod common;
 
-use rookery_grpc::{
-    GrpcClient,
-    interop::{self, InteropService},
-};
-use tokio::{net::TcpListener, sync::oneshot};
+use rookery_grpc::{GrpcClient, interop};
 
-struct Running {
-    addr: SocketAddr,
-    service: InteropService,
-    stop: Option<oneshot::Sender<()>>,
-    served: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start() -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let service = InteropService::new();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(interop::server(service.clone()).serve_with_shutdown(
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Running {
-        addr,
-        service,
-        stop: Some(stop),
-        served,
-    }
-}
-
-impl Running {
-    /// Waits until no call is in progress on the server: every handler, and every response
-    /// stream, finished or dropped.
-    async fn idle(&self) {
-        tokio::time::timeout(Duration::from_secs(10), self.service.idle())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{} calls still in progress on the server",
-                    self.service.in_flight()
-                )
-            });
-    }
-
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.served)
-            .await
-            .expect("the server drains")
-            .unwrap()
-            .unwrap();
-    }
-}
+use common::start;
 
 async fn run(case: &str) {
     let server = start().await;
