@@ -147,6 +147,7 @@ pub(super) async fn serve_connection<S>(
     }
     let mut last_read_done = false;
     let mut last_frame = Instant::now();
+    let accepted = Instant::now();
 
     let close = 'read: loop {
         loop {
@@ -173,8 +174,17 @@ pub(super) async fn serve_connection<S>(
             // calls are answered: keep serving it until then (or until it is quiet for a
             // while). Any other client cannot be told: serve what it sent before the drain
             // began, then stop reading and finish.
-            let take_last = if control || late {
+            //
+            // A connection accepted from the backlog after the drain began gets the grace of
+            // a client that can be told, for the calls it sends right away; if its client
+            // cannot be told (no control frames), the grace counts from the accept and ends
+            // even while calls keep coming, or a client that never pauses (a pooled Apache
+            // client under load) would hold the drain until its deadline.
+            let take_last = if control {
                 idle && last_frame.elapsed() >= CONTROL_GRACE
+            } else if late {
+                (idle && last_frame.elapsed() >= CONTROL_GRACE)
+                    || accepted.elapsed() >= CONTROL_GRACE
             } else {
                 true
             };
