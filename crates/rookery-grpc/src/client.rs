@@ -54,6 +54,11 @@ const USER_AGENT_VALUE: &str = concat!("rookery-grpc/", env!("CARGO_PKG_VERSION"
 /// in a [`Trailers`] the caller put in the context's extensions. A failed call's status (code,
 /// message, details) is the call's error, or for a streaming call the last item of its
 /// response stream. Dropping a call, or its response stream, cancels it (`RST_STREAM`).
+///
+/// A streaming call returns when the response headers arrive, as the Protobuf contract says,
+/// and its request stream is sent meanwhile. A server may hold its headers until it has a
+/// request (grpcio does, until its handler yields), so for a client-fed bidirectional call put
+/// the first request in the stream before awaiting the call.
 #[derive(Clone)]
 pub struct GrpcClient {
     send: SendRequest<GrpcBody>,

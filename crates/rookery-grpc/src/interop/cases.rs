@@ -223,13 +223,21 @@ async fn server_streaming(client: &Client) -> Result<(), CaseError> {
 
 async fn ping_pong(client: &Client) -> Result<(), CaseError> {
     let (tx, requests) = request_channel();
+    let pairs = [(31_415, 27_182), (9, 8), (2_653, 1_828), (58_979, 45_904)];
+    let send = |(response_size, payload_size)| {
+        tx.send(duplex_request(response_size, payload_size)?)
+            .map_err(|_| CaseError("the request stream closed".into()))
+    };
+    // The first request goes before the call is awaited: a server may hold its response
+    // headers until it has a request (grpcio does), and the call returns with them.
+    send(pairs[0])?;
     let mut responses = client
         .full_duplex_call(&mut Context::new(), requests)
         .await?;
-    let pairs = [(31_415, 27_182), (9, 8), (2_653, 1_828), (58_979, 45_904)];
-    for (i, (response_size, payload_size)) in pairs.into_iter().enumerate() {
-        tx.send(duplex_request(response_size, payload_size)?)
-            .map_err(|_| CaseError("the request stream closed".into()))?;
+    for (i, (response_size, _)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            send(pairs[i])?;
+        }
         let what = format!("response {i}");
         let response = next(&mut responses, &what).await?;
         check_payload(response.payload.as_ref(), response_size as usize, &what)?;
@@ -399,11 +407,12 @@ async fn cancel_after_begin(client: &Client) -> Result<(), CaseError> {
 /// Gets the first response of a full-duplex call, then drops the call (rookery's cancel).
 async fn cancel_after_first_response(client: &Client) -> Result<(), CaseError> {
     let (tx, requests) = request_channel();
+    // Sent before the call is awaited, as in ping_pong.
+    tx.send(duplex_request(31_415, 27_182)?)
+        .map_err(|_| CaseError("the request stream closed".into()))?;
     let mut responses = client
         .full_duplex_call(&mut Context::new(), requests)
         .await?;
-    tx.send(duplex_request(31_415, 27_182)?)
-        .map_err(|_| CaseError("the request stream closed".into()))?;
     let response: StreamingOutputCallResponse = next(&mut responses, "the response").await?;
     check_payload(response.payload.as_ref(), 31_415, "the response")?;
     drop(responses);
