@@ -190,3 +190,43 @@ fn the_well_known_types_rookery_ships_are_generated() {
         );
     }
 }
+
+#[test]
+fn compile_embeds_the_descriptors_of_the_files_and_their_imports() {
+    use prost::Message;
+
+    let out = std::env::temp_dir().join(format!("rookery-proto-fds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let output = Builder::new()
+        .include_dir(idl())
+        .out_dir(&out)
+        .compile(&[idl().join("services.proto")])
+        .unwrap();
+    let root = std::fs::read_to_string(&output.root).unwrap();
+    assert!(
+        root.contains(
+            "pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(\"rookery_protobuf.bin\");"
+        ),
+        "{root}"
+    );
+    let bytes = std::fs::read(out.join("rookery_protobuf.bin")).unwrap();
+    let set = prost_types::FileDescriptorSet::decode(&bytes[..]).unwrap();
+    let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    // Imports first, then the file compiled.
+    assert_eq!(names, ["common/types.proto", "services.proto"]);
+    assert!(set.file.iter().all(|f| f.source_code_info.is_none()));
+    assert_eq!(set.file[1].service[0].name(), "Echo");
+
+    // Turned off, neither the constant nor the file is written.
+    let off = out.join("off");
+    let output = Builder::new()
+        .include_dir(idl())
+        .out_dir(&off)
+        .descriptor_set(false)
+        .compile(&[idl().join("services.proto")])
+        .unwrap();
+    let root = std::fs::read_to_string(&output.root).unwrap();
+    assert!(!root.contains("FILE_DESCRIPTOR_SET"), "{root}");
+    assert!(!off.join("rookery_protobuf.bin").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}

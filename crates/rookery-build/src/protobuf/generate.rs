@@ -216,3 +216,16 @@ pub(crate) fn root(packages: &[&str], include: impl Fn(&str) -> String) -> Strin
     write(&mut code, &tree, &include);
     code.into_string()
 }
+
+/// Appends to a root file the constant of its descriptors, included from `include` (an
+/// `include_bytes!` argument).
+pub(crate) fn descriptor_set_const(root: &mut String, include: &str) {
+    let mut code = Code::default();
+    code.line("/// The encoded `google.protobuf.FileDescriptorSet` of the files compiled and their imports");
+    code.line("/// (without source information), for server reflection.");
+    code.line("#[allow(unreachable_pub, dead_code)]");
+    code.line(format!(
+        "pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!({include});"
+    ));
+    root.push_str(&code.into_string());
+}

@@ -80,6 +80,7 @@ pub struct Builder {
     codegen: String,
     external_wkt: bool,
     services: bool,
+    descriptor_set: bool,
 }
 
 impl Default for Builder {
@@ -109,6 +110,7 @@ impl Builder {
             codegen: "::rookery::codegen".to_string(),
             external_wkt: true,
             services: true,
+            descriptor_set: true,
         }
     }
 
@@ -135,6 +137,17 @@ impl Builder {
     /// Whether services get a handler trait, a server and a client (yes by default).
     pub fn services(mut self, yes: bool) -> Builder {
         self.services = yes;
+        self
+    }
+
+    /// Whether [`compile`](Builder::compile) embeds the descriptors of the files compiled
+    /// and their imports (yes by default): the root file then holds
+    /// `pub const FILE_DESCRIPTOR_SET: &[u8]`, an encoded `google.protobuf.FileDescriptorSet`
+    /// without source information, for server reflection (`rookery_grpc::reflection`) and
+    /// anything else that reads descriptors at run time. It is written beside the root file
+    /// (`rookery_protobuf.rs` has `rookery_protobuf.bin`) and included with `include_bytes!`.
+    pub fn descriptor_set(mut self, yes: bool) -> Builder {
+        self.descriptor_set = yes;
         self
     }
 
@@ -253,7 +266,12 @@ impl Builder {
     /// directory, and tells Cargo to run the build script again when a `.proto` read
     /// changes. Files whose content did not change are not rewritten.
     pub fn compile(self, files: &[impl AsRef<Path>]) -> Result<Output, Error> {
-        let Compiled { code, inputs, .. } = self.compile_and_generate(files)?;
+        let Compiled {
+            code,
+            inputs,
+            files: descriptors,
+            ..
+        } = self.compile_and_generate(files)?;
         let env_out = std::env::var_os("OUT_DIR").map(PathBuf::from);
         let out_dir = match (&self.out_dir, &env_out) {
             (Some(dir), _) => dir.clone(),
@@ -274,13 +292,20 @@ impl Builder {
             packages.insert(package.clone(), path);
         }
         let names: Vec<&str> = code.keys().map(String::as_str).collect();
-        let root = generate::root(&names, |file| {
+        let include = |file: &str| {
             if in_out_dir {
                 format!("concat!(env!(\"OUT_DIR\"), \"/{file}\")")
             } else {
                 format!("{file:?}")
             }
-        });
+        };
+        let mut root = generate::root(&names, include);
+        if self.descriptor_set {
+            let name = descriptor_set_file(&self.root_file);
+            let path = out_dir.join(&name);
+            write_bytes_if_changed(&path, &encode_descriptor_set(descriptors))?;
+            generate::descriptor_set_const(&mut root, &include(&name));
+        }
         let root_path = out_dir.join(&self.root_file);
         write_if_changed(&root_path, &root)?;
         if env_out.is_some() {
@@ -309,8 +334,29 @@ pub(crate) struct Compiled {
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<(), Error> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+    write_bytes_if_changed(path, text.as_bytes())
+}
+
+fn write_bytes_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    std::fs::write(path, text).map_err(|e| Error::io("cannot write", path, e))
+    std::fs::write(path, bytes).map_err(|e| Error::io("cannot write", path, e))
+}
+
+/// The file beside the root file that holds its descriptors: `rookery_protobuf.bin` for
+/// `rookery_protobuf.rs`.
+fn descriptor_set_file(root_file: &str) -> String {
+    let stem = root_file.strip_suffix(".rs").unwrap_or(root_file);
+    format!("{stem}.bin")
+}
+
+/// The encoded `FileDescriptorSet` of `files`, without source information (comments and
+/// spans, which reflection does not need and which would triple its size).
+fn encode_descriptor_set(mut files: Vec<prost_types::FileDescriptorProto>) -> Vec<u8> {
+    use prost::Message;
+    for file in &mut files {
+        file.source_code_info = None;
+    }
+    FileDescriptorSet { file: files }.encode_to_vec()
 }
