@@ -5,10 +5,11 @@
 //! rookery update [PROJECT]
 //! ```
 //!
-//! `new` creates a project that builds and runs as it is: `Cargo.toml`, a `build.rs` that
-//! generates Rust from the IDL (copied into the project's `idl/`) on every build, `main.rs`
-//! serving every service of the IDL, and `handler.rs` with one stub per function, each
-//! answering `UNIMPLEMENTED` until someone writes it.
+//! `new` creates a project that builds and runs as it is, from a Thrift IDL (served over
+//! rookery's native transport) or a `.proto` file (served over gRPC): `Cargo.toml`, a
+//! `build.rs` that generates Rust from the IDL (copied into the project's `idl/`) on every
+//! build, `main.rs` serving every service of the IDL, and `handler.rs` with one stub per
+//! function, each answering `UNIMPLEMENTED` until someone writes it.
 //!
 //! `update` is for after the IDL changed: it adds stubs for new functions and new services to
 //! `handler.rs` and rewrites `services.rs` (which the tool owns), and never changes a byte of
@@ -34,12 +35,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Creates a service project from a Thrift IDL: it builds, runs and answers every call
+    /// Creates a service project from a Thrift or Protobuf IDL: it builds, runs and answers every call
     /// with UNIMPLEMENTED until the handler's stubs are written.
     New {
         /// The project's name: its directory, its package and the service name it registers.
         name: String,
-        /// The root IDL file (`.thrift`); the files it includes are copied along.
+        /// The root IDL file (`.thrift`, served over rookery's native transport, or `.proto`,
+        /// served over gRPC); the files it includes or imports are copied along.
         #[arg(long)]
         idl: PathBuf,
         /// Where includes are looked for besides the including file's directory.

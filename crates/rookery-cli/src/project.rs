@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use rookery_build::thrift::{
-    r#gen::stubs::{ServiceStubs, StubOptions, stubs},
-    resolve::Program,
+use rookery_build::{
+    stubs::{ServiceStubs, StubOptions},
+    thrift::{r#gen::stubs::stubs, resolve::Program},
 };
 use serde::Deserialize;
 
@@ -87,13 +87,50 @@ impl Project {
             .collect();
         load_stubs(&roots, &include_dirs)
     }
+
+    /// The kind of IDL the project is generated from.
+    pub(crate) fn idl(&self) -> Result<Idl, Error> {
+        Idl::of(Path::new(&self.metadata.idl[0]))
+    }
 }
 
-/// Loads the program rooted at `roots` and returns the stubs of its services.
+/// The kind of IDL a project is generated from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idl {
+    /// Thrift: served over rookery's native transport (TTHeader, framed, buffered).
+    Thrift,
+    /// Protobuf: served over gRPC.
+    Protobuf,
+}
+
+impl Idl {
+    /// The kind of `path`, by its extension.
+    pub(crate) fn of(path: &Path) -> Result<Idl, Error> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("thrift") => Ok(Idl::Thrift),
+            Some("proto") => Ok(Idl::Protobuf),
+            _ => Err(format!(
+                "{}: not an IDL file rookery reads (.thrift or .proto)",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Loads the IDL rooted at `roots` and returns the stubs of its services.
 pub(crate) fn load_stubs(
     roots: &[PathBuf],
     include_dirs: &[PathBuf],
 ) -> Result<Vec<ServiceStubs>, Error> {
-    let program = Program::load_all(roots, include_dirs).map_err(|e| e.to_string())?;
-    stubs(&program, &StubOptions::default()).map_err(|e| e.to_string())
+    let first = roots.first().ok_or("no IDL file")?;
+    match Idl::of(first)? {
+        Idl::Thrift => {
+            let program = Program::load_all(roots, include_dirs).map_err(|e| e.to_string())?;
+            stubs(&program, &StubOptions::default()).map_err(|e| e.to_string())
+        }
+        Idl::Protobuf => {
+            rookery_build::protobuf::stubs::stubs(roots, include_dirs, &StubOptions::default())
+                .map_err(|e| e.to_string())
+        }
+    }
 }

@@ -8,7 +8,7 @@ use std::{
 use rookery_build::thrift::resolve::Program;
 
 use crate::{
-    project::{Error, load_stubs},
+    project::{Error, Idl, load_stubs},
     rustfmt,
     templates::{self, RookerySource},
 };
@@ -26,15 +26,7 @@ pub(crate) struct NewOptions {
 /// Creates the project and returns what to tell the user.
 pub(crate) fn new_project(options: &NewOptions) -> Result<String, Error> {
     check_name(&options.name)?;
-    match options.idl.extension().and_then(|e| e.to_str()) {
-        Some("thrift") => {}
-        _ => {
-            return Err(format!(
-                "{}: rookery new scaffolds from a Thrift IDL (a .thrift file)",
-                options.idl.display()
-            ));
-        }
-    }
+    let kind = Idl::of(&options.idl)?;
     let dir = options.parent.join(&options.name);
     if dir.exists() {
         return Err(format!(
@@ -45,8 +37,14 @@ pub(crate) fn new_project(options: &NewOptions) -> Result<String, Error> {
     }
 
     // Load the IDL where it is first: its errors name the user's files.
-    let program = Program::load(&options.idl, &options.include_dirs).map_err(|e| e.to_string())?;
-    let copies = idl_copies(&program, &options.idl, &options.include_dirs)?;
+    let copies = match kind {
+        Idl::Thrift => {
+            let program =
+                Program::load(&options.idl, &options.include_dirs).map_err(|e| e.to_string())?;
+            idl_copies(&program, &options.idl, &options.include_dirs)?
+        }
+        Idl::Protobuf => proto_copies(&options.idl, &options.include_dirs)?,
+    };
     let root_rel = copies[0].1.clone();
     let idl = vec![format!("idl/{}", slash_path(&root_rel))];
 
@@ -59,7 +57,7 @@ pub(crate) fn new_project(options: &NewOptions) -> Result<String, Error> {
         options.name,
         std::process::id()
     ));
-    let result = write_project(&staging, options, &copies, &idl, &source).and_then(|()| {
+    let result = write_project(&staging, kind, options, &copies, &idl, &source).and_then(|()| {
         std::fs::rename(&staging, &dir)
             .map_err(|e| format!("renaming {} to {}: {e}", staging.display(), dir.display()))
     });
@@ -92,6 +90,7 @@ pub(crate) fn new_project(options: &NewOptions) -> Result<String, Error> {
 
 fn write_project(
     dir: &Path,
+    kind: Idl,
     options: &NewOptions,
     copies: &[(PathBuf, PathBuf)],
     idl: &[String],
@@ -125,11 +124,14 @@ fn write_project(
 
     write(
         "Cargo.toml",
-        &templates::cargo_toml(&options.name, idl, source),
+        &templates::cargo_toml(kind, &options.name, idl, source),
     )?;
-    write("build.rs", &templates::build_rs(idl))?;
-    write("src/main.rs", &templates::main_rs(&options.name, idl))?;
-    write("src/services.rs", &templates::services_rs(idl, &services))?;
+    write("build.rs", &templates::build_rs(kind, idl))?;
+    write("src/main.rs", &templates::main_rs(kind, &options.name, idl))?;
+    write(
+        "src/services.rs",
+        &templates::services_rs(kind, idl, &services),
+    )?;
     write(
         "src/handler.rs",
         &templates::handler_rs(&options.name, idl, &services),
@@ -209,6 +211,75 @@ fn idl_copies(
     Ok(copies)
 }
 
+/// Each `.proto` file the root imports (and the root, first) and where it goes under the
+/// project's `idl/`: its name as imports name it, found in the include directories (by
+/// default the root's own directory). The well-known types (`google/protobuf/*.proto`) are
+/// built into the compiler and are not copied unless they are files there.
+fn proto_copies(root: &Path, include_dirs: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>, Error> {
+    let includes: Vec<PathBuf> = if include_dirs.is_empty() {
+        vec![
+            root.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        ]
+    } else {
+        include_dirs.to_vec()
+    };
+    let mut builder = rookery_build::protobuf::Builder::new();
+    for dir in &includes {
+        builder = builder.include_dir(dir);
+    }
+    let set = builder
+        .file_descriptor_set(&[root])
+        .map_err(|e| e.to_string())?;
+    let root_canonical = root
+        .canonicalize()
+        .map_err(|e| format!("resolving {}: {e}", root.display()))?;
+    let mut copies: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for file in &set.file {
+        let name = file.name();
+        let Some(found) = includes.iter().map(|d| d.join(name)).find(|p| p.is_file()) else {
+            if name.starts_with("google/protobuf/") {
+                continue;
+            }
+            return Err(format!(
+                "{name} was compiled but is not a file in {}; pass the directory that holds it \
+                 with --include",
+                includes
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        let rel = PathBuf::from(name);
+        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(format!(
+                "{name}: an import name rookery cannot copy under idl/"
+            ));
+        }
+        let is_root = found.canonicalize().is_ok_and(|c| c == root_canonical);
+        if is_root {
+            copies.insert(0, (found, rel));
+        } else {
+            copies.push((found, rel));
+        }
+    }
+    match copies.first() {
+        Some((path, _)) if path.canonicalize().is_ok_and(|c| c == root_canonical) => Ok(copies),
+        _ => Err(format!(
+            "{} is not inside the include directories {}; pass its directory with --include",
+            root.display(),
+            includes
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// `path` with `/` between its parts, as Cargo.toml and build.rs name it on every system.
 fn slash_path(path: &Path) -> String {
     let parts: Vec<String> = path
@@ -222,7 +293,9 @@ fn slash_path(path: &Path) -> String {
 /// when it is still there, else the published version.
 fn rookery_source(given: Option<&Path>) -> Result<RookerySource, Error> {
     let has_crates = |dir: &Path| {
-        dir.join("rookery/Cargo.toml").is_file() && dir.join("rookery-build/Cargo.toml").is_file()
+        ["rookery", "rookery-build", "rookery-grpc"]
+            .iter()
+            .all(|c| dir.join(c).join("Cargo.toml").is_file())
     };
     if let Some(dir) = given {
         let dir = dir

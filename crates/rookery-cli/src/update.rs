@@ -9,7 +9,7 @@
 
 use std::{collections::BTreeSet, fmt::Write as _, path::Path};
 
-use rookery_build::thrift::r#gen::stubs::{Import, ServiceStubs, indent, render_imports};
+use rookery_build::stubs::{Import, ServiceStubs, indent, render_imports};
 use syn::spanned::Spanned;
 
 use crate::{
@@ -32,7 +32,11 @@ pub(crate) fn update(dir: &Path) -> Result<String, Error> {
         add_stubs(&handler, &services).map_err(|e| format!("{}: {e}", handler_path.display()))?;
 
     let services_path = dir.join("src/services.rs");
-    let routed = rustfmt::file(&templates::services_rs(&project.metadata.idl, &services));
+    let routed = rustfmt::file(&templates::services_rs(
+        project.idl()?,
+        &project.metadata.idl,
+        &services,
+    ));
     let old_routed = std::fs::read_to_string(&services_path).unwrap_or_default();
 
     let mut report = String::new();
