@@ -41,6 +41,8 @@ mod frame;
 mod metadata;
 mod server;
 
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "interop")]
 pub mod interop;
 
