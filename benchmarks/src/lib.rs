@@ -1,6 +1,7 @@
-//! Side-by-side benchmarks of rookery against volo-thrift and a raw tokio ceiling.
+//! Side-by-side benchmarks of rookery against volo-thrift, tonic and a raw tokio ceiling.
 //!
-//! The workload is a 1 KiB echo. Every framework provides a server binary and a client
+//! The workload is an echo (1 KiB by default): over TTHeader + Thrift against volo-thrift and
+//! the raw ceiling, over gRPC against tonic. Every framework provides a server binary and a client
 //! binary that follow one CLI contract (see `benchmarks/README.md`); the runner
 //! `bench-echo` starts each server on a loopback port, drives it with its own client at
 //! each concurrency level, samples the server's CPU time and peak RSS, and prints one
@@ -13,9 +14,12 @@
 //!   (rookery's included; the volo project compiles the same files);
 //! - [`serve`]: what every server binary does: its flags, the readiness line, the
 //!   shutdown signals;
-//! - [`raw`]: the ceiling's frame format.
+//! - [`raw`]: the ceiling's frame format;
+//! - [`grpc`]: rookery's code for the gRPC echo, generated from `idl/echo.proto` (the
+//!   proto tonic's peer is generated from).
 
 pub mod flags;
+pub mod grpc;
 pub mod load;
 pub mod raw;
 pub mod serve;

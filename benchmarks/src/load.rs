@@ -37,17 +37,22 @@ pub const CLIENT_FLAGS: &[&str] = &[
     "warmup",
     "payload",
     "connections",
+    "mode",
+    "stream-count",
 ];
 
 /// The usage text shared by every client binary; `{name}` is the binary's name.
 pub fn client_usage(name: &str) -> String {
     format!(
         "usage: {name} --addr HOST:PORT [--concurrency C] [--duration SECS] [--warmup SECS]\n\
-         \x20                [--payload BYTES] [--connections N]\n\n\
+         \x20                [--payload BYTES] [--connections N] [--mode unary|stream]\n\
+         \x20                [--stream-count N]\n\n\
          Runs C callers in a closed loop against an Echo server, checks every reply and\n\
          prints the window markers and one JSON line with QPS and latency percentiles.\n\
          Defaults: --concurrency 1 --duration 10 --warmup 2 --payload 1024; --connections\n\
-         is honoured by clients whose framework lets the caller choose it."
+         is honoured by clients whose framework lets the caller choose it. --mode stream\n\
+         (gRPC clients only) makes each call a server-streaming `Stream` of --stream-count\n\
+         responses (default 100), all read and checked; a call counts once."
     )
 }
 
@@ -66,6 +71,40 @@ pub struct ClientOptions {
     pub payload: usize,
     /// The number of connections, for clients that let the caller choose it.
     pub connections: Option<usize>,
+    /// What one call is: a unary echo, or a server stream.
+    pub mode: Mode,
+    /// The responses one server-streaming call asks for ([`Mode::Stream`]).
+    pub stream_count: u32,
+}
+
+/// What one call of the closed loop is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One request, one reply equal to it.
+    Unary,
+    /// One request, `stream_count` replies each equal to its payload (gRPC's `Stream`).
+    Stream,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Mode, String> {
+        match text {
+            "unary" => Ok(Mode::Unary),
+            "stream" => Ok(Mode::Stream),
+            other => Err(format!("`{other}` is neither `unary` nor `stream`")),
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Unary => "unary",
+            Mode::Stream => "stream",
+        })
+    }
 }
 
 impl ClientOptions {
@@ -78,6 +117,8 @@ impl ClientOptions {
             warmup: Duration::from_secs_f64(flags.get_or("warmup", 2.0)?),
             payload: flags.get_or("payload", 1024)?,
             connections: flags.get("connections")?,
+            mode: flags.get_or("mode", Mode::Unary)?,
+            stream_count: flags.get_or("stream-count", 100)?,
         };
         if options.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
@@ -87,6 +128,9 @@ impl ClientOptions {
         }
         if options.connections == Some(0) {
             return Err("--connections must be at least 1".into());
+        }
+        if options.stream_count == 0 {
+            return Err("--stream-count must be at least 1".into());
         }
         Ok(options)
     }
@@ -101,6 +145,17 @@ impl ClientOptions {
                 eprintln!("error: {message}\n\n{usage}");
                 std::process::exit(2);
             }
+        }
+    }
+
+    /// Exits with a message unless the mode is unary: for clients without streaming.
+    pub fn require_unary(&self, binary: &str) {
+        if self.mode != Mode::Unary {
+            eprintln!(
+                "{binary}: --mode {} is not supported; only unary",
+                self.mode
+            );
+            std::process::exit(2);
         }
     }
 }
@@ -323,6 +378,8 @@ mod tests {
             warmup: Duration::from_millis(100),
             payload: 0,
             connections: None,
+            mode: Mode::Unary,
+            stream_count: 1,
         };
         let report = drive("test", &options, vec![SleepyCaller, SleepyCaller]).await;
         assert_eq!(report.errors, 0);

@@ -123,6 +123,7 @@ async fn connect(addr: &str, callers: usize, payload: &Bytes) -> io::Result<Vec<
 #[tokio::main]
 async fn main() {
     let options = ClientOptions::from_env_or_exit("raw-echo-client");
+    options.require_unary("raw-echo-client");
     let connections = options.connections.unwrap_or(1).min(options.concurrency);
     let payload = load::payload(options.payload);
 

@@ -34,6 +34,7 @@ impl Caller for RookeryCaller {
 #[tokio::main]
 async fn main() {
     let options = ClientOptions::from_env_or_exit("rookery-echo-client");
+    options.require_unary("rookery-echo-client");
     let addr = match options.addr.parse() {
         Ok(addr) => addr,
         Err(e) => {

@@ -1,7 +1,7 @@
-//! `bench-echo`: the 1 KiB echo benchmark, rookery side by side with volo-thrift and the
-//! raw tokio ceiling.
+//! `bench-echo`: the echo benchmark, rookery side by side with volo-thrift and the raw
+//! tokio ceiling over Thrift, and rookery's gRPC side by side with tonic.
 //!
-//! For each concurrency level, and for each framework in turn (so the machine's noise
+//! For each payload, each concurrency level, and each framework in turn (so the machine's noise
 //! hits all of them alike), it starts a fresh server process on a free loopback port,
 //! runs that framework's client against it, samples the server's CPU time at the edges
 //! of the measured window and its peak RSS, stops the server with SIGTERM, and finally
@@ -15,22 +15,30 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rookery_benchmarks::flags::Flags;
+use rookery_benchmarks::load::Mode;
 
 use run::{Load, Measurement, Peer};
 
 const USAGE: &str = "\
 usage: bench-echo [--frameworks rookery,volo,raw] [--concurrency 1,100,1000]
-                  [--duration SECS] [--warmup SECS] [--payload BYTES] [--connections N]
-                  [--rounds R] [--bin-dir DIR] [--volo-bin-dir DIR] [--json FILE]
+                  [--duration SECS] [--warmup SECS] [--payload BYTES,...] [--connections N]
+                  [--stream-concurrency C,...] [--stream-count N] [--stream-payload BYTES]
+                  [--rounds R] [--bin-dir DIR] [--volo-bin-dir DIR] [--tonic-bin-dir DIR]
+                  [--json FILE]
 
-Runs the echo benchmark for every framework at every concurrency level and prints a
-markdown table with ratios. Defaults: all three frameworks, concurrency 1,100,1000,
+Runs the echo benchmark for every framework at every payload and concurrency level and
+prints a markdown table with ratios. Frameworks: rookery, volo, raw (Thrift) and
+rookery-grpc, tonic (gRPC). Defaults: rookery,volo,raw, concurrency 1,100,1000,
 --duration 10, --warmup 2, --payload 1024, --connections 1 (for the clients that take
-it: rookery and raw; volo's pool opens one connection per call in flight), --rounds 1.
+it: rookery, raw, rookery-grpc and tonic; volo's pool opens one connection per call in
+flight), --rounds 1. --stream-concurrency adds, for the frameworks that stream
+(rookery-grpc, tonic), server-streaming runs at those levels: each call a `Stream` of
+--stream-count responses (default 100) of --stream-payload bytes (default 1024).
 With --rounds R the whole interleaved sweep runs R times and the table shows, for each
 framework and level, the round with the median QPS, and the QPS range over the rounds.
 --bin-dir defaults to this binary's directory (target/release); --volo-bin-dir to
-benchmarks/volo/target/release. --json also writes the measurements as JSON.";
+benchmarks/volo/target/release, --tonic-bin-dir to benchmarks/tonic/target/release.
+--json also writes the measurements as JSON.";
 
 const FLAGS: &[&str] = &[
     "frameworks",
@@ -42,22 +50,53 @@ const FLAGS: &[&str] = &[
     "rounds",
     "bin-dir",
     "volo-bin-dir",
+    "tonic-bin-dir",
+    "stream-concurrency",
+    "stream-count",
+    "stream-payload",
     "json",
 ];
 
-const KNOWN_FRAMEWORKS: &[&str] = &["rookery", "volo", "raw"];
+const KNOWN_FRAMEWORKS: &[&str] = &["rookery", "volo", "raw", "rookery-grpc", "tonic"];
 
 struct Plan {
     frameworks: Vec<String>,
     levels: Vec<usize>,
     duration: Duration,
     warmup: Duration,
-    payload: usize,
+    payloads: Vec<usize>,
     connections: usize,
+    /// The levels of the server-streaming runs; none when empty.
+    stream_levels: Vec<usize>,
+    stream_count: u32,
+    stream_payload: usize,
     rounds: usize,
     bin_dir: PathBuf,
     volo_bin_dir: PathBuf,
+    tonic_bin_dir: PathBuf,
     json: Option<PathBuf>,
+}
+
+/// A comma-separated list of numbers, each checked by `valid`.
+fn number_list(
+    flags: &Flags,
+    name: &str,
+    default: &str,
+    valid: fn(usize) -> bool,
+) -> Result<Vec<usize>, String> {
+    flags
+        .raw(name)
+        .unwrap_or(default)
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&n| valid(n))
+                .ok_or_else(|| format!("--{name}: `{s}` is not a valid number here"))
+        })
+        .collect()
 }
 
 fn plan_from(flags: &Flags) -> Result<Plan, String> {
@@ -77,33 +116,29 @@ fn plan_from(flags: &Flags) -> Result<Plan, String> {
             KNOWN_FRAMEWORKS.join(", ")
         ));
     }
-    let levels = flags
-        .raw("concurrency")
-        .unwrap_or("1,100,1000")
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|&c| c > 0)
-                .ok_or_else(|| format!("--concurrency: `{s}` is not a positive number"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let levels = number_list(flags, "concurrency", "1,100,1000", |c| c > 0)?;
+    let payloads = number_list(flags, "payload", "1024", |_| true)?;
+    let stream_levels = number_list(flags, "stream-concurrency", "", |c| c > 0)?;
     let own_dir = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("target/release"));
     let default_volo_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("volo/target/release");
+    let default_tonic_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tonic/target/release");
     let plan = Plan {
         frameworks,
         levels,
         duration: Duration::from_secs_f64(flags.get_or("duration", 10.0)?),
         warmup: Duration::from_secs_f64(flags.get_or("warmup", 2.0)?),
-        payload: flags.get_or("payload", 1024)?,
+        payloads,
         connections: flags.get_or("connections", 1)?,
+        stream_levels,
+        stream_count: flags.get_or("stream-count", 100)?,
+        stream_payload: flags.get_or("stream-payload", 1024)?,
         rounds: flags.get_or("rounds", 1)?,
         bin_dir: flags.get("bin-dir")?.unwrap_or(own_dir),
         volo_bin_dir: flags.get("volo-bin-dir")?.unwrap_or(default_volo_dir),
+        tonic_bin_dir: flags.get("tonic-bin-dir")?.unwrap_or(default_tonic_dir),
         json: flags.get("json")?,
     };
     if plan.duration.is_zero() {
@@ -115,7 +150,39 @@ fn plan_from(flags: &Flags) -> Result<Plan, String> {
     if plan.connections == 0 {
         return Err("--connections must be at least 1".into());
     }
+    if plan.payloads.is_empty() {
+        return Err("--payload needs at least one size".into());
+    }
+    if plan.stream_count == 0 {
+        return Err("--stream-count must be at least 1".into());
+    }
     Ok(plan)
+}
+
+impl Plan {
+    /// Every load of one round, in the order they run: each payload at each level (unary),
+    /// then the server-streaming levels.
+    fn loads(&self) -> Vec<Load> {
+        let load = |mode, payload, concurrency| Load {
+            concurrency,
+            duration: self.duration,
+            warmup: self.warmup,
+            payload,
+            connections: self.connections,
+            mode,
+            stream_count: self.stream_count,
+        };
+        let mut loads = Vec::new();
+        for &payload in &self.payloads {
+            for &c in &self.levels {
+                loads.push(load(Mode::Unary, payload, c));
+            }
+        }
+        for &c in &self.stream_levels {
+            loads.push(load(Mode::Stream, self.stream_payload, c));
+        }
+        loads
+    }
 }
 
 /// The framework's binaries, or why it is skipped and how to build them.
@@ -126,6 +193,12 @@ fn find_peer(name: &str, plan: &Plan) -> Result<Peer, String> {
             "build them with `cargo build --release --manifest-path benchmarks/volo/Cargo.toml` \
              (or point --volo-bin-dir at them)",
             false,
+        ),
+        "tonic" => (
+            &plan.tonic_bin_dir,
+            "build them with `cargo build --release --manifest-path benchmarks/tonic/Cargo.toml` \
+             (or point --tonic-bin-dir at them)",
+            true,
         ),
         "rookery" => (
             &plan.bin_dir,
@@ -158,6 +231,7 @@ fn find_peer(name: &str, plan: &Plan) -> Result<Peer, String> {
         server,
         client,
         takes_connections,
+        streams: matches!(name, "rookery-grpc" | "tonic"),
     })
 }
 
@@ -187,21 +261,20 @@ fn main() {
     let mut failures = Vec::new();
     // Interleaved: every framework at one level before the next level, and every level
     // before the next round, so that the machine's noise hits all frameworks alike.
+    let loads = plan.loads();
     for round in 1..=plan.rounds {
-        for &concurrency in &plan.levels {
+        for load in &loads {
+            let concurrency = load.concurrency;
+            let workload = load.workload();
             for peer in &peers {
-                let load = Load {
-                    concurrency,
-                    duration: plan.duration,
-                    warmup: plan.warmup,
-                    payload: plan.payload,
-                    connections: plan.connections,
-                };
+                if load.mode == Mode::Stream && !peer.streams {
+                    continue;
+                }
                 eprintln!(
-                    "round {round}/{}: {} at c={concurrency} ...",
+                    "round {round}/{}: {} {workload} at c={concurrency} ...",
                     plan.rounds, peer.name
                 );
-                match run::measure(peer, &load) {
+                match run::measure(peer, load) {
                     Ok(row) => {
                         eprintln!(
                             "  {:.0} QPS, p50 {:.1} µs, p99 {:.1} µs, server {:.2} µs CPU/req, {:.1} MiB peak, {} errors",
@@ -217,7 +290,7 @@ fn main() {
                     Err(message) => {
                         eprintln!("  failed: {message}");
                         failures.push(format!(
-                            "{} c={concurrency} round {round}: {message}",
+                            "{} {workload} c={concurrency} round {round}: {message}",
                             peer.name
                         ));
                     }
@@ -242,7 +315,12 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
     let machine = procfs::Machine::describe();
     let command: Vec<String> = std::env::args().skip(1).collect();
     let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
-    println!("### Echo, {} bytes, {}", plan.payload, procfs::utc_now());
+    let payloads: Vec<String> = plan.payloads.iter().map(|p| p.to_string()).collect();
+    println!(
+        "### Echo, {} bytes, {}",
+        payloads.join(", "),
+        procfs::utc_now()
+    );
     println!();
     println!("- command: `bench-echo {}`", command.join(" "));
     println!(
@@ -251,14 +329,22 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
     );
     println!(
         "- each run: a fresh server, {} s warm-up, {} s measured window; frameworks run: {}; \
-         connections: {} for rookery and raw, volo's pool for volo",
+         connections: {} for rookery, raw, rookery-grpc and tonic, volo's pool for volo",
         plan.warmup.as_secs_f64(),
         plan.duration.as_secs_f64(),
         names.join(", "),
         plan.connections
     );
     println!();
-    let summaries = report::summarize(rows, &plan.levels, &names);
+    if !plan.stream_levels.is_empty() {
+        println!(
+            "- `stream×N`: one call is a server-streaming `Stream` of N responses, all read; \
+             QPS counts calls (messages per second = N × QPS), latency is the whole call, \
+             CPU is per call"
+        );
+        println!();
+    }
+    let summaries = report::summarize(rows, &names);
     if plan.rounds > 1 {
         println!(
             "Each row is the round with the median QPS of {} rounds; \"QPS range\" spans all rounds.",
@@ -270,7 +356,7 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
         "{}",
         report::measurements_table(&summaries, plan.rounds > 1)
     );
-    let ratios = report::ratios_table(&summaries, &plan.levels);
+    let ratios = report::ratios_table(&summaries);
     if !ratios.is_empty() {
         println!();
         print!("{ratios}");
@@ -290,6 +376,7 @@ fn rows_json(rows: &[Measurement]) -> String {
         .map(|r| {
             serde_json::json!({
                 "framework": r.framework,
+                "workload": r.workload,
                 "concurrency": r.concurrency,
                 "calls": r.calls,
                 "errors": r.errors,

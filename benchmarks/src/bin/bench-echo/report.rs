@@ -5,7 +5,12 @@ use std::fmt::Write;
 use crate::run::Measurement;
 
 /// The comparisons worth a ratio row, as (numerator, denominator).
-const RATIOS: &[(&str, &str)] = &[("rookery", "volo"), ("rookery", "raw"), ("volo", "raw")];
+const RATIOS: &[(&str, &str)] = &[
+    ("rookery", "volo"),
+    ("rookery", "raw"),
+    ("volo", "raw"),
+    ("rookery-grpc", "tonic"),
+];
 
 /// What the table shows for one framework at one level: the round with the median QPS,
 /// and the QPS range over all rounds.
@@ -16,19 +21,29 @@ pub(crate) struct Summary {
     pub(crate) qps_max: f64,
 }
 
-/// One summary per framework and level that has measurements, level by level and in
-/// the frameworks' order.
-pub(crate) fn summarize(
-    rows: &[Measurement],
-    levels: &[usize],
-    frameworks: &[&str],
-) -> Vec<Summary> {
+/// The workload and level of each measurement, in the order first measured.
+pub(crate) fn cells(rows: &[Measurement]) -> Vec<(String, usize)> {
+    let mut cells: Vec<(String, usize)> = Vec::new();
+    for r in rows {
+        if !cells
+            .iter()
+            .any(|(w, c)| *w == r.workload && *c == r.concurrency)
+        {
+            cells.push((r.workload.clone(), r.concurrency));
+        }
+    }
+    cells
+}
+
+/// One summary per framework, workload and level that has measurements: workload by
+/// workload, level by level as first measured, and in the frameworks' order.
+pub(crate) fn summarize(rows: &[Measurement], frameworks: &[&str]) -> Vec<Summary> {
     let mut summaries = Vec::new();
-    for &c in levels {
+    for (workload, c) in cells(rows) {
         for &name in frameworks {
             let mut runs: Vec<&Measurement> = rows
                 .iter()
-                .filter(|r| r.concurrency == c && r.framework == name)
+                .filter(|r| r.workload == workload && r.concurrency == c && r.framework == name)
                 .collect();
             if runs.is_empty() {
                 continue;
@@ -47,14 +62,14 @@ pub(crate) fn summarize(
 /// One markdown table of the summaries; `with_range` adds the QPS range over rounds.
 pub(crate) fn measurements_table(summaries: &[Summary], with_range: bool) -> String {
     let mut out = String::new();
-    out.push_str("| framework | c | QPS |");
+    out.push_str("| framework | call | c | QPS |");
     if with_range {
         out.push_str(" QPS range |");
     }
     out.push_str(
         " p50 µs | p99 µs | p999 µs | server CPU µs/req | server peak RSS MiB | client CPU µs/req | errors |\n",
     );
-    out.push_str("|---|---:|---:|");
+    out.push_str("|---|---|---:|---:|");
     if with_range {
         out.push_str("---:|");
     }
@@ -67,8 +82,8 @@ pub(crate) fn measurements_table(summaries: &[Summary], with_range: bool) -> Str
     {
         let _ = write!(
             out,
-            "| {} | {} | {:.0} |",
-            row.framework, row.concurrency, row.qps
+            "| {} | {} | {} | {:.0} |",
+            row.framework, row.workload, row.concurrency, row.qps
         );
         if with_range {
             let _ = write!(out, " {qps_min:.0}–{qps_max:.0} |");
@@ -88,23 +103,22 @@ pub(crate) fn measurements_table(summaries: &[Summary], with_range: bool) -> Str
     out
 }
 
-/// Ratio rows for every pair in [`RATIOS`] measured at the same concurrency; empty when
-/// no pair was measured.
-pub(crate) fn ratios_table(summaries: &[Summary], levels: &[usize]) -> String {
+/// Ratio rows for every pair in [`RATIOS`] measured on the same workload at the same
+/// concurrency; empty when no pair was measured.
+pub(crate) fn ratios_table(summaries: &[Summary]) -> String {
+    let rows: Vec<Measurement> = summaries.iter().map(|s| s.row.clone()).collect();
     let mut lines = Vec::new();
-    for &c in levels {
+    for (workload, c) in cells(&rows) {
         let at = |name: &str| {
-            summaries
-                .iter()
-                .map(|s| &s.row)
-                .find(|r| r.concurrency == c && r.framework == name)
+            rows.iter()
+                .find(|r| r.workload == workload && r.concurrency == c && r.framework == name)
         };
         for &(top, bottom) in RATIOS {
             let (Some(a), Some(b)) = (at(top), at(bottom)) else {
                 continue;
             };
             lines.push(format!(
-                "| {c} | {top}/{bottom} | {} | {} | {} | {} |",
+                "| {workload} | {c} | {top}/{bottom} | {} | {} | {} | {} |",
                 ratio(a.qps, b.qps),
                 ratio(a.p99_us, b.p99_us),
                 ratio(a.server_cpu_us_per_call, b.server_cpu_us_per_call),
@@ -116,7 +130,7 @@ pub(crate) fn ratios_table(summaries: &[Summary], levels: &[usize]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "| c | ratio | QPS | p99 latency | server CPU per req | server peak RSS |\n|---:|---|---:|---:|---:|---:|\n",
+        "| call | c | ratio | QPS | p99 latency | server CPU per req | server peak RSS |\n|---|---:|---|---:|---:|---:|---:|\n",
     );
     for line in lines {
         out.push_str(&line);
@@ -140,6 +154,7 @@ mod tests {
     fn row(framework: &str, concurrency: usize, qps: f64) -> Measurement {
         Measurement {
             framework: framework.into(),
+            workload: "unary 1024 B".into(),
             concurrency,
             calls: 10,
             errors: 0,
@@ -161,7 +176,7 @@ mod tests {
             row("raw", 1, 200.0),
             row("volo", 1, 50.0),
         ];
-        let summaries = summarize(&rows, &[1], &["rookery", "volo", "raw"]);
+        let summaries = summarize(&rows, &["rookery", "volo", "raw"]);
         assert_eq!(summaries.len(), 2);
         assert_eq!(summaries[0].row.framework, "volo");
         assert_eq!(summaries[1].row.qps, 200.0);
@@ -175,21 +190,55 @@ mod tests {
             row("raw", 1, 400.0),
             row("raw", 100, 900.0),
         ];
-        let summaries = summarize(&rows, &[1, 100], &["volo", "raw"]);
-        let table = ratios_table(&summaries, &[1, 100]);
-        assert!(table.contains("| 1 | volo/raw | 0.25× |"), "{table}");
+        let summaries = summarize(&rows, &["volo", "raw"]);
+        let table = ratios_table(&summaries);
+        assert!(
+            table.contains("| unary 1024 B | 1 | volo/raw | 0.25× |"),
+            "{table}"
+        );
         assert!(!table.contains("| 100 |"), "{table}");
         assert!(!table.contains("rookery"), "{table}");
-        assert!(ratios_table(&summaries[2..], &[100]).is_empty());
+        assert!(ratios_table(&summaries[2..]).is_empty());
+    }
+
+    #[test]
+    fn workloads_are_summarized_and_compared_apart() {
+        let mut stream = row("tonic", 1, 10.0);
+        stream.workload = "stream×100 1024 B".into();
+        let mut grpc_stream = row("rookery-grpc", 1, 20.0);
+        grpc_stream.workload = stream.workload.clone();
+        let rows = [
+            row("tonic", 1, 100.0),
+            row("rookery-grpc", 1, 150.0),
+            stream,
+            grpc_stream,
+        ];
+        let summaries = summarize(&rows, &["rookery-grpc", "tonic"]);
+        assert_eq!(summaries.len(), 4);
+        let table = ratios_table(&summaries);
+        assert!(
+            table.contains("| unary 1024 B | 1 | rookery-grpc/tonic | 1.50× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| stream×100 1024 B | 1 | rookery-grpc/tonic | 2.00× |"),
+            "{table}"
+        );
     }
 
     #[test]
     fn measurements_table_has_one_line_per_row() {
-        let summaries = summarize(&[row("raw", 1, 1234.4)], &[1], &["raw"]);
+        let summaries = summarize(&[row("raw", 1, 1234.4)], &["raw"]);
         let table = measurements_table(&summaries, false);
         assert_eq!(table.lines().count(), 3);
-        assert!(table.contains("| raw | 1 | 1234 |"), "{table}");
+        assert!(
+            table.contains("| raw | unary 1024 B | 1 | 1234 |"),
+            "{table}"
+        );
         let table = measurements_table(&summaries, true);
-        assert!(table.contains("| raw | 1 | 1234 | 1234–1234 |"), "{table}");
+        assert!(
+            table.contains("| raw | unary 1024 B | 1 | 1234 | 1234–1234 |"),
+            "{table}"
+        );
     }
 }

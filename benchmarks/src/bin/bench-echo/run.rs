@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rookery_benchmarks::load::{WARMUP_DONE, WINDOW_DONE};
+use rookery_benchmarks::load::{Mode, WARMUP_DONE, WINDOW_DONE};
 use rookery_benchmarks::serve::LISTENING;
 
 use crate::procfs;
@@ -29,6 +29,8 @@ pub(crate) struct Peer {
     pub(crate) client: PathBuf,
     /// Whether its client lets the caller choose the number of connections.
     pub(crate) takes_connections: bool,
+    /// Whether its client can make server-streaming calls (`--mode stream`).
+    pub(crate) streams: bool,
 }
 
 /// The load one measurement applies.
@@ -39,12 +41,27 @@ pub(crate) struct Load {
     pub(crate) warmup: Duration,
     pub(crate) payload: usize,
     pub(crate) connections: usize,
+    pub(crate) mode: Mode,
+    /// The responses per call in [`Mode::Stream`].
+    pub(crate) stream_count: u32,
+}
+
+impl Load {
+    /// What one call is, for the tables: `unary 1024 B`, `stream×100 1024 B`.
+    pub(crate) fn workload(&self) -> String {
+        match self.mode {
+            Mode::Unary => format!("unary {} B", self.payload),
+            Mode::Stream => format!("stream×{} {} B", self.stream_count, self.payload),
+        }
+    }
 }
 
 /// What one measurement found.
 #[derive(Debug, Clone)]
 pub(crate) struct Measurement {
     pub(crate) framework: String,
+    /// What one call was ([`Load::workload`]).
+    pub(crate) workload: String,
     pub(crate) concurrency: usize,
     pub(crate) calls: u64,
     pub(crate) errors: u64,
@@ -174,6 +191,14 @@ pub(crate) fn measure(peer: &Peer, load: &Load) -> Result<Measurement, String> {
     if peer.takes_connections {
         client_cmd.args(["--connections", &load.connections.to_string()]);
     }
+    if load.mode == Mode::Stream {
+        client_cmd.args([
+            "--mode",
+            "stream",
+            "--stream-count",
+            &load.stream_count.to_string(),
+        ]);
+    }
     let mut client = Spawned::start(client_cmd, format!("{} client", peer.name))?;
     let done_by = Instant::now() + load.warmup + load.duration + CLIENT_SLACK;
 
@@ -217,6 +242,7 @@ pub(crate) fn measure(peer: &Peer, load: &Load) -> Result<Measurement, String> {
     };
     Ok(Measurement {
         framework: peer.name.clone(),
+        workload: load.workload(),
         concurrency: load.concurrency,
         calls,
         errors: summary["errors"].as_u64().unwrap_or(0),

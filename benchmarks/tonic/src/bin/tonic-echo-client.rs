@@ -1,21 +1,36 @@
 //! tonic Echo client at tonic's defaults: a `Channel` per connection (one HTTP/2
 //! connection, calls multiplexed on it as streams), `--connections N` channels (default 1)
 //! with caller `i` on channel `i % N`, no timeouts. Each call is a unary `Echo` whose
-//! reply must equal the request.
+//! reply must equal the request, or with `--mode stream` a `Stream` of `--stream-count`
+//! responses, each of which must equal the request's payload.
 
 use bytes::Bytes;
 use tonic::transport::{Channel, Endpoint};
-use tonic_echo::echo::EchoRequest;
 use tonic_echo::echo::echo_client::EchoClient;
-use tonic_echo::load::{self, Caller, ClientOptions};
+use tonic_echo::echo::{EchoRequest, StreamRequest};
+use tonic_echo::load::{self, Caller, ClientOptions, Mode};
 
 struct TonicCaller {
     client: EchoClient<Channel>,
     payload: Bytes,
+    mode: Mode,
+    stream_count: u32,
 }
 
-impl Caller for TonicCaller {
-    async fn call(&mut self) -> Result<(), String> {
+impl TonicCaller {
+    fn check(&self, reply: &Bytes) -> Result<(), String> {
+        if *reply == self.payload {
+            Ok(())
+        } else {
+            Err(format!(
+                "reply of {} bytes differs from the {}-byte request",
+                reply.len(),
+                self.payload.len()
+            ))
+        }
+    }
+
+    async fn unary(&mut self) -> Result<(), String> {
         let reply = self
             .client
             .echo(EchoRequest {
@@ -24,14 +39,44 @@ impl Caller for TonicCaller {
             .await
             .map_err(|status| status.to_string())?
             .into_inner();
-        if reply.payload == self.payload {
+        self.check(&reply.payload)
+    }
+
+    async fn stream(&mut self) -> Result<(), String> {
+        let mut responses = self
+            .client
+            .stream(StreamRequest {
+                payload: self.payload.clone(),
+                count: self.stream_count,
+            })
+            .await
+            .map_err(|status| status.to_string())?
+            .into_inner();
+        let mut received = 0;
+        while let Some(reply) = responses
+            .message()
+            .await
+            .map_err(|status| status.to_string())?
+        {
+            self.check(&reply.payload)?;
+            received += 1;
+        }
+        if received == self.stream_count {
             Ok(())
         } else {
             Err(format!(
-                "reply of {} bytes differs from the {}-byte request",
-                reply.payload.len(),
-                self.payload.len()
+                "{received} responses, {} asked for",
+                self.stream_count
             ))
+        }
+    }
+}
+
+impl Caller for TonicCaller {
+    async fn call(&mut self) -> Result<(), String> {
+        match self.mode {
+            Mode::Unary => self.unary().await,
+            Mode::Stream => self.stream().await,
         }
     }
 }
@@ -78,6 +123,8 @@ async fn main() {
         .map(|i| TonicCaller {
             client: EchoClient::new(channels[i % channels.len()].clone()),
             payload: payload.clone(),
+            mode: options.mode,
+            stream_count: options.stream_count,
         })
         .collect();
     let report = load::drive("tonic", &options, callers).await;

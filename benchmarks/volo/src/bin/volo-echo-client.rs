@@ -35,6 +35,7 @@ impl Caller for VoloCaller {
 #[tokio::main]
 async fn main() {
     let options = ClientOptions::from_env_or_exit("volo-echo-client");
+    options.require_unary("volo-echo-client");
     if let Some(n) = options.connections {
         eprintln!(
             "volo-echo-client: --connections {n} ignored: volo's pool opens one connection per call in flight"
