@@ -17,6 +17,7 @@ use rookery_core::Status;
 use tokio::{sync::oneshot, time::Sleep};
 
 use crate::{
+    compression::Compression,
     frame,
     metadata::{Trailers, ok_trailers, write_metadata, write_status},
 };
@@ -35,6 +36,7 @@ pub struct GrpcBody {
     max_message_size: usize,
     trailers: Option<Trailers>,
     cancel: Option<oneshot::Receiver<()>>,
+    compression: Option<Compression>,
     done: bool,
 }
 
@@ -63,7 +65,16 @@ impl GrpcBody {
             max_message_size: usize::MAX,
             trailers: None,
             cancel: None,
+            compression: None,
             done: true,
+        }
+    }
+
+    /// The same body, its messages compressed with `compression` if set.
+    pub(crate) fn compressed(self, compression: Option<Compression>) -> GrpcBody {
+        GrpcBody {
+            compression,
+            ..self
         }
     }
 
@@ -190,9 +201,13 @@ impl Body for GrpcBody {
                     let status = frame::too_large("sent", message.len(), this.max_message_size);
                     return this.finish(Err(status));
                 }
-                let (first, rest) = frame::encode(message);
-                this.pending = rest;
-                Poll::Ready(Some(Ok(Frame::data(first))))
+                match frame::encode(message, this.compression) {
+                    Ok((first, rest)) => {
+                        this.pending = rest;
+                        Poll::Ready(Some(Ok(Frame::data(first))))
+                    }
+                    Err(status) => this.finish(Err(status)),
+                }
             }
             Some(Err(status)) => this.finish(Err(status)),
             None => this.finish(Ok(())),

@@ -11,6 +11,8 @@ use http::HeaderMap;
 use http_body::Body;
 use rookery_core::Status;
 
+use crate::compression::Compression;
+
 /// The length of a message's prefix.
 pub(crate) const PREFIX_LEN: usize = 5;
 
@@ -18,20 +20,29 @@ pub(crate) const PREFIX_LEN: usize = 5;
 /// frame); longer ones are sent as the prefix and the message itself, without a copy.
 const COPY_BELOW: usize = 8 * 1024;
 
-/// The frames that carry `message`: one, or the prefix and the message.
-pub(crate) fn encode(message: Bytes) -> (Bytes, Option<Bytes>) {
-    let len = u32::try_from(message.len()).unwrap_or(u32::MAX);
-    if message.len() < COPY_BELOW {
+/// The frames that carry `message`, compressed with `compression` if set: one, or the
+/// prefix and the message.
+pub(crate) fn encode(
+    message: Bytes,
+    compression: Option<Compression>,
+) -> Result<(Bytes, Option<Bytes>), Status> {
+    let (flag, message) = match compression {
+        None => (0, message),
+        Some(compression) => (1, compression.compress(&message)?),
+    };
+    let len = u32::try_from(message.len())
+        .map_err(|_| too_large("sent", message.len(), u32::MAX as usize))?;
+    Ok(if message.len() < COPY_BELOW {
         let mut buf = BytesMut::with_capacity(PREFIX_LEN + message.len());
-        buf.put_u8(0);
+        buf.put_u8(flag);
         buf.put_u32(len);
         buf.put_slice(&message);
         (buf.freeze(), None)
     } else {
-        let mut prefix = [0u8; PREFIX_LEN];
+        let mut prefix = [flag, 0, 0, 0, 0];
         prefix[1..].copy_from_slice(&len.to_be_bytes());
         (Bytes::copy_from_slice(&prefix), Some(message))
-    }
+    })
 }
 
 /// The status of a message larger than `limit`.
@@ -44,11 +55,13 @@ pub(crate) fn too_large(what: &str, len: usize, limit: usize) -> Status {
 /// Reads the messages of an HTTP/2 body one by one, as they arrive, and keeps its trailers.
 ///
 /// Memory is bounded by the bytes that arrived and by the limit: a prefix that announces a
-/// message larger than `max_message_size` is refused before anything of it is buffered.
+/// message larger than `max_message_size` is refused before anything of it is buffered, and
+/// a compressed message is refused as soon as it decompresses to more than the limit.
 pub(crate) struct Decoder<B> {
     body: B,
     buf: BytesMut,
     max_message_size: usize,
+    compression: Option<Compression>,
     trailers: Option<HeaderMap>,
     body_done: bool,
     failed: bool,
@@ -59,12 +72,19 @@ where
     B: Body + Unpin,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    /// A decoder of `body` that refuses messages larger than `max_message_size`.
-    pub(crate) fn new(body: B, max_message_size: usize) -> Decoder<B> {
+    /// A decoder of `body` that refuses messages larger than `max_message_size`, and
+    /// decompresses those flagged compressed with `compression` (the body's
+    /// `grpc-encoding`).
+    pub(crate) fn new(
+        body: B,
+        max_message_size: usize,
+        compression: Option<Compression>,
+    ) -> Decoder<B> {
         Decoder {
             body,
             buf: BytesMut::new(),
             max_message_size,
+            compression,
             trailers: None,
             body_done: false,
             failed: false,
@@ -134,22 +154,23 @@ where
         if self.buf.len() < PREFIX_LEN {
             return Ok(None);
         }
-        let compressed = self.buf[0];
+        let flag = self.buf[0];
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        match compressed {
-            0 => {}
-            1 => {
+        let compression = match (flag, self.compression) {
+            (0, _) => None,
+            (1, Some(compression)) => Some(compression),
+            (1, None) => {
                 return Err(Status::internal(
                     "a compressed message, and no compression was agreed",
                 ));
             }
-            flag => {
+            (flag, _) => {
                 return Err(Status::internal(format!(
                     "a message whose compressed flag is {flag}"
                 )));
             }
-        }
+        };
         if len > self.max_message_size {
             return Err(too_large("received", len, self.max_message_size));
         }
@@ -157,7 +178,13 @@ where
             return Ok(None);
         }
         self.buf.advance(PREFIX_LEN);
-        Ok(Some(self.buf.split_to(len).freeze()))
+        let message = self.buf.split_to(len).freeze();
+        match compression {
+            None => Ok(Some(message)),
+            Some(compression) => compression
+                .decompress(&message, self.max_message_size)
+                .map(Some),
+        }
     }
 }
 
@@ -191,7 +218,15 @@ mod tests {
     }
 
     fn decode_all(frames: Vec<Frame<Bytes>>, max: usize) -> (Vec<Result<Bytes, Status>>, bool) {
-        let mut decoder = Decoder::new(Frames(frames.into()), max);
+        decode_all_with(frames, max, None)
+    }
+
+    fn decode_all_with(
+        frames: Vec<Frame<Bytes>>,
+        max: usize,
+        compression: Option<Compression>,
+    ) -> (Vec<Result<Bytes, Status>>, bool) {
+        let mut decoder = Decoder::new(Frames(frames.into()), max, compression);
         let waker = std::task::Waker::noop();
         let mut cx = TaskContext::from_waker(waker);
         let mut out = Vec::new();
@@ -209,7 +244,7 @@ mod tests {
     fn framed(messages: &[&[u8]]) -> Bytes {
         let mut buf = BytesMut::new();
         for m in messages {
-            let (a, b) = encode(Bytes::copy_from_slice(m));
+            let (a, b) = encode(Bytes::copy_from_slice(m), None).unwrap();
             buf.extend_from_slice(&a);
             if let Some(b) = b {
                 buf.extend_from_slice(&b);
@@ -264,5 +299,29 @@ mod tests {
             rookery_core::Code::Internal
         );
         assert_eq!(out.len(), 1, "nothing follows an error");
+    }
+
+    #[cfg(feature = "gzip")]
+    #[test]
+    fn compressed_messages_are_decompressed_within_the_limit() {
+        let gzip = Some(Compression::Gzip);
+        let mut buf = BytesMut::new();
+        for m in [&b"small"[..], &[3u8; 20_000], &[0u8; 5000]] {
+            let (a, b) = encode(Bytes::copy_from_slice(m), gzip).unwrap();
+            assert_eq!(a[0], 1, "flagged compressed");
+            buf.extend_from_slice(&a);
+            if let Some(b) = b {
+                buf.extend_from_slice(&b);
+            }
+        }
+        // An uncompressed message may follow under the same encoding.
+        let (a, _) = encode(Bytes::from_static(b"plain"), None).unwrap();
+        buf.extend_from_slice(&a);
+        let (out, _) = decode_all_with(vec![Frame::data(buf.freeze())], 10_000, gzip);
+        assert_eq!(&out[0].as_ref().unwrap()[..], b"small");
+        // 20 000 bytes is over the limit once decompressed, though small on the wire.
+        let err = out[1].as_ref().unwrap_err();
+        assert_eq!(err.code(), rookery_core::Code::ResourceExhausted, "{err}");
+        assert_eq!(out.len(), 2, "nothing follows an error");
     }
 }

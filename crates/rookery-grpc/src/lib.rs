@@ -30,12 +30,15 @@
 //! [`Context`](rookery_core::Context) (response headers in its response metadata, trailers in
 //! a [`Trailers`] in its extensions); the deadline as `grpc-timeout`, enforced on both sides.
 //! Messages larger than the receive limit (4 MiB unless set) fail their call with
-//! `RESOURCE_EXHAUSTED`, and the connection carries on.
+//! `RESOURCE_EXHAUSTED`, and the connection carries on. Messages compressed with gzip or zstd
+//! ([`Compression`], features `gzip` and `zstd`, on by default) are received both ways, their
+//! decompressed size bounded by the receive limit; each side sends compressed when told to.
 //!
-//! Not yet: compression, TLS, keepalive, health and reflection, gRPC-Web.
+//! Not yet: TLS, keepalive, health and reflection, gRPC-Web.
 
 mod body;
 mod client;
+mod compression;
 mod error;
 mod frame;
 mod metadata;
@@ -48,5 +51,6 @@ pub mod interop;
 
 pub use body::GrpcBody;
 pub use client::{ClientBuilder, GrpcClient};
+pub use compression::Compression;
 pub use metadata::{Trailers, format_timeout, parse_timeout, percent_decode, percent_encode};
 pub use server::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server, ServerBuilder};

@@ -21,6 +21,7 @@ use tokio::{net::TcpListener, sync::watch, task::JoinSet};
 
 use crate::{
     body::GrpcBody,
+    compression::{self, Compression},
     frame::{Decoder, too_large},
     metadata::{
         CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT, Trailers,
@@ -207,6 +208,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Compresses the messages of responses with `compression` when the caller's
+    /// `grpc-accept-encoding` lists it (uncompressed unless set). Compressed requests are
+    /// received in every encoding this build speaks, whatever this says.
+    pub fn send_compressed(mut self, compression: Compression) -> ServerBuilder {
+        self.router.send_compressed = Some(compression);
+        self
+    }
+
     /// The most calls a client may have open at once on one connection (HTTP/2's
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`; 200 unless set, `None` for no limit).
     pub fn max_concurrent_streams(mut self, streams: Option<u32>) -> ServerBuilder {
@@ -242,6 +251,7 @@ pub struct Router {
     services: Arc<HashMap<&'static str, Registered>>,
     max_receive_message_size: usize,
     max_send_message_size: usize,
+    send_compressed: Option<Compression>,
 }
 
 #[derive(Clone)]
@@ -259,6 +269,7 @@ impl fmt::Debug for Router {
             .field("services", &names)
             .field("max_receive_message_size", &self.max_receive_message_size)
             .field("max_send_message_size", &self.max_send_message_size)
+            .field("send_compressed", &self.send_compressed)
             .finish()
     }
 }
@@ -276,6 +287,7 @@ impl Router {
             services: Arc::new(HashMap::new()),
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: usize::MAX,
+            send_compressed: None,
         }
     }
 
@@ -324,18 +336,18 @@ impl Router {
             ));
             return trailers_only(&status, &HeaderMap::new());
         };
-        if let Some(encoding) = parts.headers.get(GRPC_ENCODING)
-            && encoding != "identity"
-        {
-            let status = Status::unimplemented(format!(
-                "messages compressed with {encoding:?} are not accepted"
-            ));
-            let mut response = trailers_only(&status, &HeaderMap::new());
-            response
-                .headers_mut()
-                .insert(GRPC_ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-            return response;
-        }
+        let received_compression = match compression::of_header(parts.headers.get(GRPC_ENCODING)) {
+            Ok(compression) => compression,
+            Err(name) => {
+                let status = Status::unimplemented(format!(
+                    "messages compressed with {name:?} are not accepted"
+                ));
+                return trailers_only(&status, &HeaderMap::new());
+            }
+        };
+        let send_compression = self
+            .send_compressed
+            .filter(|&c| compression::accepts(parts.headers.get(GRPC_ACCEPT_ENCODING), c));
 
         let mut cx = Context::new();
         read_metadata(&parts.headers, cx.metadata_mut());
@@ -357,7 +369,7 @@ impl Router {
         let trailers = Trailers::new();
         cx.extensions_mut().insert(trailers.clone());
         let deadline = cx.deadline();
-        let decoder = Decoder::new(body, self.max_receive_message_size);
+        let decoder = Decoder::new(body, self.max_receive_message_size, received_compression);
 
         let call = async {
             match method.kind {
@@ -388,17 +400,24 @@ impl Router {
 
         let mut headers = HeaderMap::new();
         write_metadata(cx.response_metadata(), &mut headers);
+        if let Some(compression) = send_compression
+            && answer.is_ok()
+        {
+            headers.insert(GRPC_ENCODING, HeaderValue::from_static(compression.name()));
+        }
         match answer {
-            Ok(Answer::Once(message)) => {
-                ok_response(headers, GrpcBody::response_once(message, trailers))
-            }
+            Ok(Answer::Once(message)) => ok_response(
+                headers,
+                GrpcBody::response_once(message, trailers).compressed(send_compression),
+            ),
             Ok(Answer::Stream(messages)) => {
                 let body = GrpcBody::response_stream(
                     messages.into_inner(),
                     trailers,
                     self.max_send_message_size,
                     deadline,
-                );
+                )
+                .compressed(send_compression);
                 ok_response(headers, body)
             }
             Err(status) => {
@@ -483,9 +502,10 @@ fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
 fn ok_response(headers: HeaderMap, body: GrpcBody) -> Response<GrpcBody> {
     let mut response = Response::new(body);
     *response.headers_mut() = headers;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_GRPC));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_GRPC));
+    // What this server receives, so that a client may compress its next calls.
+    headers.insert(GRPC_ACCEPT_ENCODING, compression::accept_encoding());
     response
 }
 

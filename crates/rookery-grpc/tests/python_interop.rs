@@ -13,7 +13,7 @@ use std::{
     time::Duration,
 };
 
-use rookery_grpc::{GrpcClient, interop};
+use rookery_grpc::{ClientBuilder, Compression, GrpcClient, interop};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
@@ -221,13 +221,16 @@ async fn run_python_client(py: &Python, port: u16, cases: &[&str]) -> (String, S
 // ---------------------------------------------------------------------------------------------
 // The tests.
 
-/// grpcio's client runs every standard case against rookery's interop server.
+/// grpcio's client runs every standard case against rookery's interop server, and a large
+/// unary call with its request compressed by gzip.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_against_rookery_server() {
     let Some(py) = python() else { return };
     let server = common::start().await;
-    let (stdout, stderr) = run_python_client(py, server.addr.port(), interop::CASES).await;
-    let failed: Vec<&str> = interop::CASES
+    let mut cases = interop::CASES.to_vec();
+    cases.push("client_compressed_unary");
+    let (stdout, stderr) = run_python_client(py, server.addr.port(), &cases).await;
+    let failed: Vec<&str> = cases
         .iter()
         .copied()
         .filter(|case| !stdout.lines().any(|l| l == format!("ok {case}")))
@@ -245,12 +248,26 @@ async fn python_client_against_rookery_server() {
 /// grpcio's server, all on one connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rookery_client_against_python_server() {
+    rookery_client_against_python_server_with(GrpcClient::builder(), "").await;
+}
+
+/// The same, every request compressed by gzip (grpcio's server speaks gzip and deflate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rookery_client_compressing_against_python_server() {
+    rookery_client_against_python_server_with(
+        GrpcClient::builder().send_compressed(Compression::Gzip),
+        ", requests compressed by gzip",
+    )
+    .await;
+}
+
+async fn rookery_client_against_python_server_with(client: ClientBuilder, how: &str) {
     let Some(py) = python() else { return };
     let server = PyServer::start(py).await;
     let channel = within(
         30,
         "connecting to the Python server",
-        GrpcClient::connect(("127.0.0.1", server.port)),
+        client.connect(("127.0.0.1", server.port)),
     )
     .await
     .expect("connecting to the Python server");
@@ -263,7 +280,7 @@ async fn rookery_client_against_python_server() {
     }
     assert!(
         failed.is_empty(),
-        "against grpcio's server, failed:\n{}\nthe server's stderr:\n{}",
+        "against grpcio's server{how}, failed:\n{}\nthe server's stderr:\n{}",
         failed.join("\n"),
         server.stderr()
     );

@@ -102,16 +102,19 @@ async fn errors_before_any_message_are_answered_in_the_headers_alone() {
         assert_eq!(grpc_status(response.headers()), Some("12"), "{path}");
         assert!(response.body().is_end_stream(), "trailers-only for {path}");
     }
-    // Compression is not agreed yet: the server says what it accepts.
+    // A compression the server does not speak: it says what it accepts.
     let response = call(
         &mut send,
         EMPTY_CALL,
-        &[("grpc-encoding", "gzip")],
+        &[("grpc-encoding", "snappy")],
         Full::new(framed(b"")).boxed(),
     )
     .await;
     assert_eq!(grpc_status(response.headers()), Some("12"));
-    assert_eq!(response.headers()["grpc-accept-encoding"], "identity");
+    assert_eq!(
+        response.headers()["grpc-accept-encoding"],
+        "identity,gzip,zstd"
+    );
     // A request that is not gRPC gets HTTP's answers.
     let request = Request::get(format!("http://localhost{EMPTY_CALL}"))
         .body(Full::new(Bytes::new()).boxed())
