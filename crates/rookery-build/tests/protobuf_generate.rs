@@ -230,3 +230,22 @@ fn compile_embeds_the_descriptors_of_the_files_and_their_imports() {
     assert!(!off.join("rookery_protobuf.bin").exists());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_service_of_streaming_methods_only_leaves_no_unused_context() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("stream.proto"),
+        "syntax = \"proto3\";\npackage s;\nmessage M {}\nservice S { rpc Chat(stream M) returns (stream M); }\n",
+    )
+    .unwrap();
+    let code = Builder::new()
+        .include_dir(dir.path())
+        .generate(&[dir.path().join("stream.proto")])
+        .unwrap();
+    let s = &code["s"];
+    assert!(
+        s.contains("async fn call(&self, _cx: &mut ::rookery::codegen::Context, req: ::rookery::codegen::ProtoRequest)"),
+        "{s}"
+    );
+}

@@ -195,8 +195,14 @@ impl FileContext<'_> {
             "impl<T: {trait_ident}> {c}::Service<{c}::ProtoRequest> for {server}<T> {{"
         ));
         code.line(format!("type Response = {c}::ProtoResponse;"));
+        // A service of streaming methods only answers every unary call UNIMPLEMENTED.
+        let cx = if methods.iter().any(|m| m.kind == Kind::Unary) {
+            "cx"
+        } else {
+            "_cx"
+        };
         code.open(format!(
-            "async fn call(&self, cx: &mut {ctx}, req: {c}::ProtoRequest) -> {} {{",
+            "async fn call(&self, {cx}: &mut {ctx}, req: {c}::ProtoRequest) -> {} {{",
             result(&format!("{c}::ProtoResponse"))
         ));
         code.open("match req.method.path {");
