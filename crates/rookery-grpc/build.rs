@@ -1,7 +1,8 @@
 //! With the `interop` feature, generates the gRPC interop suite's `grpc.testing` protos
 //! (`proto/grpc/testing/`) into `OUT_DIR`, against `rookery_codec`'s support module so that
-//! this crate needs no dependency on the `rookery` facade. With `health`, generates the
-//! standard health service's proto (`proto/grpc/health/`) the same way.
+//! this crate needs no dependency on the `rookery` facade. With `health` and `reflection`,
+//! generates the standard services' protos (`proto/grpc/health/`, `proto/grpc/reflection/`)
+//! the same way.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
@@ -15,10 +16,21 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
+    #[cfg(feature = "reflection")]
+    if let Err(e) = standard(
+        "reflection",
+        &[
+            "grpc/reflection/v1/reflection.proto",
+            "grpc/reflection/v1alpha/reflection.proto",
+        ],
+    ) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
 }
 
 /// Generates `files` (relative to `proto/`) into `OUT_DIR/{name}`, with their descriptors.
-#[cfg(feature = "health")]
+#[cfg(any(feature = "health", feature = "reflection"))]
 fn standard(name: &str, files: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
     use std::path::PathBuf;
 

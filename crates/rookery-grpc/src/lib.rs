@@ -48,6 +48,8 @@ mod server;
 pub mod health;
 #[cfg(feature = "interop")]
 pub mod interop;
+#[cfg(feature = "reflection")]
+pub mod reflection;
 
 pub use body::GrpcBody;
 pub use client::{ClientBuilder, GrpcClient};
