@@ -5,7 +5,7 @@ use std::{
     future::Future,
     pin::Pin,
     task::{Context as TaskContext, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -85,6 +85,8 @@ pub struct ClientBuilder {
     max_send_message_size: usize,
     max_header_list_size: u32,
     send_compressed: Option<Compression>,
+    keepalive_interval: Option<Duration>,
+    keepalive_timeout: Duration,
 }
 
 impl Default for ClientBuilder {
@@ -94,6 +96,8 @@ impl Default for ClientBuilder {
             max_send_message_size: usize::MAX,
             max_header_list_size: 16 * 1024,
             send_compressed: None,
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -127,6 +131,15 @@ impl ClientBuilder {
         self
     }
 
+    /// HTTP/2 keepalive: a PING every `interval`, idle or not, and the connection closed
+    /// (its calls failing `UNAVAILABLE`) if the answer takes longer than `timeout`. Off unless
+    /// set, as in gRPC's clients; servers may refuse pings more often than every 5 minutes.
+    pub fn keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> ClientBuilder {
+        self.keepalive_interval = interval;
+        self.keepalive_timeout = timeout;
+        self
+    }
+
     /// Connects to `addr` over HTTP/2 cleartext (prior knowledge).
     pub async fn connect(self, addr: impl ToSocketAddrs) -> Result<GrpcClient, Status> {
         let stream = TcpStream::connect(addr)
@@ -141,6 +154,9 @@ impl ClientBuilder {
         let (send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .max_header_list_size(self.max_header_list_size)
+            .keep_alive_interval(self.keepalive_interval)
+            .keep_alive_timeout(self.keepalive_timeout)
+            .keep_alive_while_idle(true)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| status_of(&e).with_unsent())?;

@@ -34,7 +34,11 @@
 //! ([`Compression`], features `gzip` and `zstd`, on by default) are received both ways, their
 //! decompressed size bounded by the receive limit; each side sends compressed when told to.
 //!
-//! Not yet: TLS, keepalive, health and reflection, gRPC-Web.
+//! The server drops a client that sends no HTTP/2 preface within its handshake timeout (10 s),
+//! ends with a GOAWAY a connection that floods it with reset streams, refuses header lists over
+//! 16 KiB, and both sides can send keepalive pings.
+//!
+//! Not yet: TLS, health and reflection, gRPC-Web.
 
 mod body;
 mod client;
@@ -42,6 +46,7 @@ mod compression;
 mod error;
 mod frame;
 mod metadata;
+mod preface;
 mod server;
 
 #[cfg(feature = "health")]

@@ -2,8 +2,15 @@
 //! a TCP listener.
 
 use std::{
-    collections::HashMap, convert::Infallible, fmt, future::Future, net::SocketAddr, pin::Pin,
-    sync::Arc, task::Poll, time::Instant,
+    collections::HashMap,
+    convert::Infallible,
+    fmt,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::Arc,
+    task::Poll,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -27,6 +34,8 @@ use crate::{
         CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT, Trailers,
         parse_timeout, read_metadata, write_metadata, write_status,
     },
+    preface,
+    web::{Cors, WebServer},
 };
 
 /// The largest message a server or client receives unless told otherwise: 4 MiB, as every
@@ -53,6 +62,8 @@ pub const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 pub struct Server {
     router: Router,
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    handshake_timeout: Duration,
+    web: Option<Arc<WebServer>>,
 }
 
 impl fmt::Debug for Server {
@@ -85,16 +96,31 @@ pub struct ServerBuilder {
     router: Router,
     max_concurrent_streams: Option<u32>,
     max_header_list_size: u32,
+    web: Option<Cors>,
+    handshake_timeout: Duration,
+    keepalive_interval: Option<Duration>,
+    keepalive_timeout: Duration,
+    max_pending_accept_reset_streams: Option<usize>,
+    max_local_error_reset_streams: Option<usize>,
 }
 
 impl Server {
     /// A builder with the defaults: 4 MiB received per message, no limit on messages sent,
-    /// 200 concurrent streams per connection, 16 KiB of header list.
+    /// 200 concurrent streams per connection, 16 KiB of header list, 10 s for a client's
+    /// preface, a keepalive ping every 2 hours answered within 20 s (gRPC's server defaults),
+    /// and hyper's limits on reset streams (20 reset before they were served, 1024 reset for
+    /// errors), past which the connection ends with a GOAWAY.
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             router: Router::new(),
             max_concurrent_streams: Some(200),
             max_header_list_size: 16 * 1024,
+            web: None,
+            handshake_timeout: Duration::from_secs(10),
+            keepalive_interval: Some(Duration::from_secs(2 * 60 * 60)),
+            keepalive_timeout: Duration::from_secs(20),
+            max_pending_accept_reset_streams: Some(20),
+            max_local_error_reset_streams: Some(1024),
         }
     }
 
@@ -153,6 +179,28 @@ impl Server {
         peer: SocketAddr,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        if let Some(web) = &self.web {
+            let (http2, timeout) = (&self.http2, self.handshake_timeout);
+            return web
+                .serve_connection(http2, timeout, self.router, stream, peer, shutdown)
+                .await;
+        }
+        // A client that connects and never speaks HTTP/2 costs its socket for this long.
+        let preface = tokio::time::timeout(self.handshake_timeout, preface::read(stream));
+        let stream = tokio::select! {
+            read = preface => match read {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "no HTTP/2 preface; closing");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "no HTTP/2 preface in time; closing");
+                    return;
+                }
+            },
+            _ = shutdown.wait_for(|&stop| stop) => return,
+        };
         let router = self.router;
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             let router = router.clone();
@@ -230,16 +278,63 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a client has, once connected, to send the HTTP/2 connection preface (10 s
+    /// unless set); one that sends nothing, or something else, is disconnected.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> ServerBuilder {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// HTTP/2 keepalive: a PING every `interval` (`None`: never), and the connection closed
+    /// if its answer takes longer than `timeout`. Every 2 hours within 20 s unless set.
+    pub fn keepalive(mut self, interval: Option<Duration>, timeout: Duration) -> ServerBuilder {
+        self.keepalive_interval = interval;
+        self.keepalive_timeout = timeout;
+        self
+    }
+
+    /// How many streams a client may reset before the server has served them, at once,
+    /// before the connection ends with a GOAWAY (`ENHANCE_YOUR_CALM`): the guard against
+    /// rapid reset floods. 20 unless set; `None` for no limit.
+    pub fn max_pending_accept_reset_streams(mut self, max: Option<usize>) -> ServerBuilder {
+        self.max_pending_accept_reset_streams = max;
+        self
+    }
+
+    /// How many streams the server may reset for a client's protocol errors before the
+    /// connection ends with a GOAWAY. 1024 unless set; `None` for no limit.
+    pub fn max_local_error_reset_streams(mut self, max: Option<usize>) -> ServerBuilder {
+        self.max_local_error_reset_streams = max;
+        self
+    }
+
+    /// Serves gRPC-Web too, from the pages `cors` allows, on the same port: the server then
+    /// accepts HTTP/1.1 connections beside HTTP/2 ones, and answers requests of content
+    /// type `application/grpc-web` (and `-text`, base64) with the same services and limits
+    /// (see [`GrpcWeb`](crate::web::GrpcWeb)).
+    pub fn grpc_web(mut self, cors: Cors) -> ServerBuilder {
+        self.web = Some(cors);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
             .max_concurrent_streams(self.max_concurrent_streams)
-            .max_header_list_size(self.max_header_list_size);
+            .max_header_list_size(self.max_header_list_size)
+            .keep_alive_interval(self.keepalive_interval)
+            .keep_alive_timeout(self.keepalive_timeout)
+            .max_pending_accept_reset_streams(self.max_pending_accept_reset_streams)
+            .max_local_error_reset_streams(self.max_local_error_reset_streams);
         Server {
             router: self.router,
             http2,
+            handshake_timeout: self.handshake_timeout,
+            web: self
+                .web
+                .map(|cors| Arc::new(WebServer::new(cors, self.max_header_list_size))),
         }
     }
 }
@@ -305,6 +400,11 @@ impl Router {
         };
         Arc::make_mut(&mut self.services).insert(descriptor.name, registered);
         self
+    }
+
+    /// The kind of the method at `path`, if one is routed.
+    pub(crate) fn method_kind(&self, path: &str) -> Option<MethodKind> {
+        self.lookup(path).map(|(_, method)| method.kind)
     }
 
     fn lookup(&self, path: &str) -> Option<(&Registered, &'static MethodDescriptor)> {
