@@ -29,7 +29,9 @@ pub use client::{Client, ClientBuilder};
 pub use frame::{FrameError, Framing};
 pub use health::{Health, HealthState};
 pub use message::{ThriftRequest, ThriftResponse};
-pub use server::{NamedService, Router, Server, ServerBuilder, ServerHandle};
+pub use server::{
+    HttpBody, HttpHandler, NamedService, Router, Server, ServerBuilder, ServerHandle,
+};
 
 /// The default largest frame a peer may send: 16 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: usize = 16 * 1024 * 1024;

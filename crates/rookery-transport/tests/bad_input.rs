@@ -895,7 +895,7 @@ async fn garbage_bytes() {
         (
             "http/2 preface".into(),
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
-            "unrecognised protocol",
+            "no HTTP/2 handler",
         ),
         (
             "tls hello".into(),

@@ -11,7 +11,8 @@
 //! - [`transport`]: TTHeader and Thrift framed/buffered over TCP and Unix sockets, multiplexed
 //!   and pooled clients, a server that detects what each connection speaks;
 //! - [`registry`]: service registry and discovery (embedded, static, etcd);
-//! - [`balance`]: load balancing over the instances a registry knows.
+//! - [`balance`]: load balancing over the instances a registry knows;
+//! - `grpc` (feature `grpc`): gRPC over HTTP/2, served on the same port as Thrift.
 //!
 //! ```no_run
 //! use rookery::{Router, Service};
@@ -30,12 +31,17 @@
 #[cfg(feature = "protobuf")]
 mod codegen_protobuf;
 mod error;
+#[cfg(feature = "grpc")]
+mod grpc_server;
 mod lifecycle;
 pub mod rpc;
 
 pub use rookery_balance as balance;
 pub use rookery_codec as codec;
 pub use rookery_core as core;
+/// gRPC over HTTP/2 (feature `grpc`); [`ServiceBuilder::grpc`] serves it on a service's port.
+#[cfg(feature = "grpc")]
+pub use rookery_grpc as grpc;
 pub use rookery_registry as registry;
 pub use rookery_transport as transport;
 

@@ -77,6 +77,8 @@ pub struct ServiceBuilder {
     hooks: Hooks,
     registry: RegistryChoice,
     identity: Identity,
+    #[cfg(feature = "grpc")]
+    grpc: Option<rookery_grpc::Router>,
 }
 
 impl std::fmt::Debug for ServiceBuilder {
@@ -240,6 +242,29 @@ impl ServiceBuilder {
         self
     }
 
+    /// Serves gRPC on the service's port with `router`: HTTP/2 connections go to it, Thrift
+    /// connections to the Thrift services, whichever a client opens. Replaces gRPC services
+    /// added before. On shutdown gRPC clients get a GOAWAY and their calls in flight finish
+    /// within the drain timeout.
+    #[cfg(feature = "grpc")]
+    pub fn grpc(mut self, router: rookery_grpc::Router) -> Self {
+        self.grpc = Some(router);
+        self
+    }
+
+    /// Serves a generated Protobuf service (`XServer::new(handler)`, registered under its
+    /// `XServer::<H>::SERVICE` descriptor) over gRPC on the service's port, beside the others.
+    #[cfg(feature = "grpc")]
+    pub fn serve_grpc<S: rookery_grpc::GrpcService>(
+        mut self,
+        descriptor: &'static rookery_codec::protobuf::rpc::ServiceDescriptor,
+        service: S,
+    ) -> Self {
+        let router = self.grpc.take().unwrap_or_default();
+        self.grpc = Some(router.add_service(descriptor, service));
+        self
+    }
+
     /// The largest frame a client may send (16 MiB by default).
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.server = self.server.max_frame_size(bytes);
@@ -309,7 +334,11 @@ impl ServiceBuilder {
         if self.name.is_empty() {
             return Err(Error::new("a service needs a name"));
         }
-        if self.router.is_empty() {
+        #[cfg(feature = "grpc")]
+        let serves_grpc = self.grpc.is_some();
+        #[cfg(not(feature = "grpc"))]
+        let serves_grpc = false;
+        if self.router.is_empty() && !serves_grpc {
             return Err(Error::new(format!("service {} serves nothing", self.name)));
         }
         let address: Address = self
@@ -323,6 +352,12 @@ impl ServiceBuilder {
             return Err(Error::new("a registration TTL must be more than zero"));
         }
         let health = Health::new();
+        #[allow(unused_mut)]
+        let mut server = self.server;
+        #[cfg(feature = "grpc")]
+        if let Some(router) = self.grpc {
+            server = server.http_handler(crate::grpc_server::handler(router));
+        }
         Ok(Service {
             info: ServiceInfo {
                 name: self.name.clone(),
@@ -330,8 +365,7 @@ impl ServiceBuilder {
                 address,
             },
             semver: version,
-            server: self
-                .server
+            server: server
                 .service_name(self.name)
                 .health(health.clone())
                 .build(self.router),
@@ -376,6 +410,8 @@ impl Service {
             hooks: Hooks::default(),
             registry: RegistryChoice::FromEnv,
             identity: Identity::default(),
+            #[cfg(feature = "grpc")]
+            grpc: None,
         }
     }
 

@@ -97,12 +97,15 @@ pub(super) async fn serve_connection<S>(
     // HTTP (health checks) and Thrift share the port: tell them apart by the first bytes.
     loop {
         match http::sniff(&buf) {
-            Some(true) => {
-                let peer = peer_name.as_deref().unwrap_or("unix");
+            Some(http::Sniffed::Http1) => {
                 http::serve(stream, buf.freeze(), shared, peer).await;
                 return;
             }
-            Some(false) => break,
+            Some(http::Sniffed::Http2) => {
+                serve_h2(stream, buf, shared, peer).await;
+                return;
+            }
+            Some(http::Sniffed::Native) => break,
             None => {}
         }
         // A connection taken while the server drains gets a short grace for its first
@@ -253,6 +256,21 @@ pub(super) async fn serve_connection<S>(
         Some(Close::HardStop) => tracing::warn!(peer, "closing connection: drain deadline passed"),
         Some(Close::Eof | Close::Drained) => {}
     }
+}
+
+/// Serves an HTTP/2 connection through the server's HTTP handler, or closes it, saying why,
+/// when there is none.
+async fn serve_h2(stream: Stream, buf: BytesMut, shared: Arc<Shared>, peer: Option<SocketAddr>) {
+    #[cfg(feature = "http2")]
+    if shared.config.http.is_some() {
+        http::serve_h2(stream, buf.freeze(), shared, peer).await;
+        return;
+    }
+    let _ = (stream, buf, shared);
+    tracing::warn!(
+        ?peer,
+        "closing connection: HTTP/2 (gRPC?) on a server with no HTTP/2 handler"
+    );
 }
 
 /// Writes the replies queued so far, unless the drain deadline passes first.

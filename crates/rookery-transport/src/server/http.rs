@@ -1,9 +1,11 @@
-//! HTTP/1.1 on the server's port, for health checks: `GET /health` and `/health/ready`
-//! (200 while serving, 503 otherwise), `/health/live` (200 while the process answers).
+//! HTTP on the server's port: health checks over HTTP/1.1 (`GET /health` and
+//! `/health/ready`: 200 while serving, 503 otherwise; `/health/live`: 200 while the process
+//! answers), and everything else, HTTP/2 included, handed to the server's [`HttpHandler`].
 
 use std::{
     convert::Infallible,
     io,
+    net::SocketAddr,
     pin::Pin,
     sync::Arc,
     task::{Context, Poll},
@@ -11,12 +13,30 @@ use std::{
 
 use bytes::{Buf, Bytes};
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Shared;
+use super::{
+    Shared,
+    external::{HttpBody, SharedHandler},
+};
 use crate::{Health, Stream};
+
+/// The client preface that opens every HTTP/2 connection (RFC 9113, section 3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What the first bytes of a connection say it speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Sniffed {
+    /// An HTTP/1 request line.
+    Http1,
+    /// The HTTP/2 client preface.
+    Http2,
+    /// Neither: the native protocol (or garbage, which its decoder refuses).
+    Native,
+}
 
 /// The HTTP methods whose request lines a connection may start with.
 const METHODS: [&[u8]; 9] = [
@@ -31,32 +51,69 @@ const METHODS: [&[u8]; 9] = [
     b"CONNECT ",
 ];
 
-/// Whether `first` (the first bytes of a connection) may still be, or already is, the start of
-/// an HTTP/1 request line: `Some(true)` it is, `Some(false)` it is not, `None` need more.
-pub(super) fn sniff(first: &[u8]) -> Option<bool> {
+/// What `first` (the first bytes of a connection) is the start of; `None` while it may still
+/// be more than one thing.
+pub(super) fn sniff(first: &[u8]) -> Option<Sniffed> {
     let mut undecided = false;
     for m in METHODS {
         let n = first.len().min(m.len());
         if first[..n] == m[..n] {
             if first.len() >= m.len() {
-                return Some(true);
+                return Some(Sniffed::Http1);
             }
             undecided = true;
         }
     }
-    if undecided { None } else { Some(false) }
+    let n = first.len().min(H2_PREFACE.len());
+    if first[..n] == H2_PREFACE[..n] {
+        if n == H2_PREFACE.len() {
+            return Some(Sniffed::Http2);
+        }
+        undecided = true;
+    }
+    if undecided {
+        None
+    } else {
+        Some(Sniffed::Native)
+    }
+}
+
+/// Whether `path` is one the server answers itself.
+fn is_health_path(path: &str) -> bool {
+    matches!(path, "/health" | "/health/ready" | "/health/live")
+}
+
+/// Answers one request: a health check from the server's health, anything else from the
+/// handler (or 404 without one).
+async fn route(
+    health: Health,
+    handler: Option<SharedHandler>,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Result<Response<HttpBody>, Infallible> {
+    if let Some(handler) = handler
+        && !is_health_path(req.uri().path())
+    {
+        return Ok(handler.0.call(req, peer).await);
+    }
+    Ok(respond(&health, &req).map(|b| b.map_err(|never| match never {}).boxed_unsync()))
 }
 
 /// Serves HTTP/1.1 on a connection whose first bytes were already read into `prefix`.
-pub(super) async fn serve(stream: Stream, prefix: Bytes, shared: Arc<Shared>, peer: &str) {
+pub(super) async fn serve(
+    stream: Stream,
+    prefix: Bytes,
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+) {
     let health = shared.config.health.clone();
+    let handler = shared.config.http.clone();
     let io = TokioIo::new(Rewind {
         prefix,
         inner: stream,
     });
-    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let health = health.clone();
-        async move { Ok::<_, Infallible>(respond(&health, &req)) }
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        route(health.clone(), handler.clone(), req, peer)
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .max_buf_size(64 * 1024)
@@ -73,7 +130,77 @@ pub(super) async fn serve(stream: Stream, prefix: Bytes, shared: Arc<Shared>, pe
         }
     };
     if let Err(e) = outcome {
-        tracing::debug!(peer, error = %e, "http connection ended");
+        tracing::debug!(?peer, error = %e, "http connection ended");
+    }
+}
+
+/// Serves HTTP/2 on a connection whose first bytes (the preface) were already read into
+/// `prefix`. On shutdown the client gets a GOAWAY; the streams it opened before finish
+/// within the drain timeout.
+#[cfg(feature = "http2")]
+pub(super) async fn serve_h2(
+    stream: Stream,
+    prefix: Bytes,
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+) {
+    let health = shared.config.health.clone();
+    let handler = shared.config.http.clone();
+    let io = TokioIo::new(Rewind {
+        prefix,
+        inner: stream,
+    });
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        route(health.clone(), handler.clone(), req, peer)
+    });
+    let executor = Tracked {
+        tasks: shared.tasks.clone(),
+        hard_stop: shared.hard_stop.clone(),
+    };
+    let conn = hyper::server::conn::http2::Builder::new(executor)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(200)
+        .max_header_list_size(16 * 1024)
+        .serve_connection(io, service);
+    tokio::pin!(conn);
+    let outcome = tokio::select! {
+        done = conn.as_mut() => done,
+        _ = shared.draining.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                done = conn.as_mut() => done,
+                _ = shared.hard_stop.cancelled() => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::debug!(?peer, error = %e, "http/2 connection ended");
+    }
+}
+
+/// Runs hyper's per-stream tasks among the server's tasks, so the drain waits for them, and
+/// ends them when the drain deadline passes.
+#[cfg(feature = "http2")]
+#[derive(Clone)]
+struct Tracked {
+    tasks: tokio_util::task::TaskTracker,
+    hard_stop: tokio_util::sync::CancellationToken,
+}
+
+#[cfg(feature = "http2")]
+impl<F> hyper::rt::Executor<F> for Tracked
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let hard_stop = self.hard_stop.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = fut => {}
+                _ = hard_stop.cancelled() => {}
+            }
+        });
     }
 }
 
@@ -156,13 +283,17 @@ mod tests {
 
     #[test]
     fn sniffs_request_lines_and_nothing_else() {
-        assert_eq!(sniff(b"GET /health HTTP/1.1"), Some(true));
+        assert_eq!(sniff(b"GET /health HTTP/1.1"), Some(Sniffed::Http1));
         assert_eq!(sniff(b"GE"), None);
         assert_eq!(sniff(b"DEL"), None);
-        assert_eq!(sniff(b"DELETE "), Some(true));
-        assert_eq!(sniff(&[0, 0, 0, 10]), Some(false));
-        assert_eq!(sniff(&[0x80, 0x01]), Some(false));
-        assert_eq!(sniff(b"PRI * HTTP/2.0"), Some(false));
+        assert_eq!(sniff(b"P"), None);
+        assert_eq!(sniff(b"POST "), Some(Sniffed::Http1));
+        assert_eq!(sniff(b"DELETE "), Some(Sniffed::Http1));
+        assert_eq!(sniff(&[0, 0, 0, 10]), Some(Sniffed::Native));
+        assert_eq!(sniff(&[0x80, 0x01]), Some(Sniffed::Native));
+        assert_eq!(sniff(b"PRI * HTTP/2.0"), None);
+        assert_eq!(sniff(H2_PREFACE), Some(Sniffed::Http2));
+        assert_eq!(sniff(b"PRI * HTTP/1.1\r\n"), Some(Sniffed::Native));
         assert_eq!(sniff(b""), None);
     }
 }

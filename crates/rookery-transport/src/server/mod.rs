@@ -2,6 +2,7 @@
 //! shutdown.
 
 mod conn;
+mod external;
 mod http;
 mod router;
 
@@ -13,6 +14,7 @@ use rookery_core::Service;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
+pub use external::{BoxError, HttpBody, HttpFuture, HttpHandler};
 pub use router::{IdlService, NamedService, Router};
 
 use crate::{
@@ -28,6 +30,7 @@ pub(crate) struct Config {
     pub(crate) limits: DecodeLimits,
     pub(crate) service_name: FastStr,
     pub(crate) health: Health,
+    pub(crate) http: Option<external::SharedHandler>,
 }
 
 impl Default for Config {
@@ -39,6 +42,7 @@ impl Default for Config {
             limits: DecodeLimits::default(),
             service_name: FastStr::empty(),
             health: Health::new(),
+            http: None,
         }
     }
 }
@@ -89,6 +93,14 @@ impl ServerBuilder {
     /// change it from outside.
     pub fn health(mut self, health: Health) -> Self {
         self.config.health = health;
+        self
+    }
+
+    /// Hands HTTP on this server's port to `handler`: HTTP/2 connections (gRPC; feature
+    /// `http2`, without which they are closed) and HTTP/1 requests other than the health
+    /// checks, which the server keeps answering itself. Without a handler those get 404.
+    pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
+        self.config.http = Some(external::SharedHandler(std::sync::Arc::new(handler)));
         self
     }
 
