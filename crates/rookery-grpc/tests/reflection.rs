@@ -54,22 +54,44 @@ fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
     [&[number << 3 | 2][..], &varint(bytes.len()), bytes].concat()
 }
 
-/// `nested.proto`: `package fixture; import "test.proto"; message Outer { message Inner {
-/// int32 n = 1; } Inner inner = 1; }`, and an extension `Outer.ext` of number 100.
+fn varint_field(number: u8, value: u8) -> Vec<u8> {
+    vec![number << 3, value]
+}
+
+/// A `FieldDescriptorProto`: optional, of `ty` (5 is int32, 11 a message named `type_name`).
+fn field_descriptor(name: &[u8], number: u8, ty: u8, type_name: Option<&[u8]>) -> Vec<u8> {
+    [
+        field(1, name),
+        varint_field(3, number),
+        varint_field(4, 1),
+        varint_field(5, ty),
+        type_name.map(|t| field(6, t)).unwrap_or_default(),
+    ]
+    .concat()
+}
+
+/// `nested.proto` (proto2): `package fixture; import "test.proto"; message Outer { message
+/// Inner { optional int32 n = 1; } optional Inner inner = 1; extensions 100; extend Outer {
+/// optional int32 tag = 100; } }`.
 fn nested_proto() -> Vec<u8> {
-    let n_field = field(1, b"n");
-    let inner = [field(1, b"Inner"), field(2, &n_field)].concat();
-    let inner_field = field(1, b"inner");
+    let inner = [
+        field(1, b"Inner"),
+        field(2, &field_descriptor(b"n", 1, 5, None)),
+    ]
+    .concat();
     let extension = [
-        field(1, b"tag"),
+        field_descriptor(b"tag", 100, 5, None),
         field(2, b".fixture.Outer"),
-        vec![3 << 3, 100],
     ]
     .concat();
     let outer = [
         field(1, b"Outer"),
-        field(2, &inner_field),
+        field(
+            2,
+            &field_descriptor(b"inner", 1, 11, Some(b".fixture.Outer.Inner")),
+        ),
         field(3, &inner),
+        field(5, &[varint_field(1, 100), varint_field(2, 101)].concat()),
         field(6, &extension),
     ]
     .concat();
@@ -399,4 +421,132 @@ async fn a_request_that_asks_nothing_is_invalid() {
         error_code(answer.message_response.unwrap()),
         Code::InvalidArgument as i32
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python's grpcio against a rookery server of TestService, health and reflection.
+
+/// Whether python3 with grpcio, grpcio-tools, grpcio-health-checking and grpcio-reflection
+/// is here: `false` with ROOKERY_SKIP_PYTHON=1, a failure naming what is missing otherwise.
+fn python_ready() -> bool {
+    if std::env::var("ROOKERY_SKIP_PYTHON").is_ok_and(|v| v == "1") {
+        eprintln!("ROOKERY_SKIP_PYTHON=1: skipping a Python gRPC interoperability test");
+        return false;
+    }
+    let probe = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import grpc, grpc_tools, grpc_health.v1.health_pb2, grpc_reflection.v1alpha.reflection_pb2",
+        ])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => panic!(
+            "the Python packages grpcio, grpcio-tools, grpcio-health-checking and \
+             grpcio-reflection are missing: run .ci/install, or set ROOKERY_SKIP_PYTHON=1 to \
+             skip the Python gRPC interoperability tests\n({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => panic!(
+            "python3 is missing ({e}): install it (Debian: apt-get install python3), or set \
+             ROOKERY_SKIP_PYTHON=1 to skip the Python gRPC interoperability tests"
+        ),
+    }
+}
+
+/// Runs `cmd` to its end (killed after 60 s), failing the test with its output unless it
+/// succeeds; returns its stdout.
+async fn run_python(mut cmd: tokio::process::Command, what: &str) -> String {
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1").kill_on_drop(true);
+    let out = match tokio::time::timeout(Duration::from_secs(60), cmd.output()).await {
+        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: python3 could not run: {e}")),
+        Err(_) => panic!("{what}: python3 did not finish within 60 s"),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[cfg(feature = "health")]
+#[tokio::test]
+async fn grpcio_checks_health_lists_services_and_resolves_symbols_by_reflection() {
+    use rookery_grpc::health::HealthReporter;
+
+    if !python_ready() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let health = HealthReporter::new();
+    health.add_service(TEST_SERVICE);
+    let reflection = reflection()
+        .register_file_descriptor_set(rookery_grpc::health::FILE_DESCRIPTOR_SET)
+        .unwrap()
+        .list_services([TEST_SERVICE, "grpc.health.v1.Health"]);
+    let server = Server::builder()
+        .add_health(&health)
+        .add_reflection(reflection)
+        .add_service(
+            TestServiceServer::<InteropService>::SERVICE,
+            TestServiceServer::new(InteropService::new()),
+        )
+        .build();
+    let serving = health.clone();
+    tokio::spawn(async move {
+        server
+            .serve_with_health(listener, &serving, std::future::pending())
+            .await
+    });
+
+    // The interop client's own cases.
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gen_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("rookery-grpc-standard-{}", std::process::id()));
+    let mut client = tokio::process::Command::new("python3");
+    client
+        .arg(manifest.join("python/grpc_interop_client.py"))
+        .arg("--gen-dir")
+        .arg(&gen_dir)
+        .arg("--proto-dir")
+        .arg(manifest.join("proto/grpc/testing"))
+        .args(["--port", &port.to_string()])
+        .args(["--cases", "health_check,reflection_list"]);
+    let out = run_python(client, "grpc_interop_client.py").await;
+    let _ = std::fs::remove_dir_all(&gen_dir);
+    assert!(out.contains("ok health_check"), "{out}");
+    assert!(out.contains("ok reflection_list"), "{out}");
+
+    // grpcio-reflection's descriptor database builds a descriptor pool from what rookery
+    // answers: the files parse, and their imports are there.
+    const RESOLVE: &str = r#"
+import sys, grpc
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+channel = grpc.insecure_channel("127.0.0.1:" + sys.argv[1])
+db = ProtoReflectionDescriptorDatabase(channel)
+print("services", ",".join(sorted(db.get_services())))
+pool = DescriptorPool(db)
+method = pool.FindMethodByName("grpc.testing.TestService.UnaryCall")
+print("method", method.input_type.full_name, method.output_type.full_name)
+inner = pool.FindMessageTypeByName("fixture.Outer.Inner")
+print("nested", inner.full_name, inner.file.name, ",".join(d.name for d in inner.file.dependencies))
+health = pool.FindServiceByName("grpc.health.v1.Health")
+print("health", ",".join(m.name for m in health.methods))
+"#;
+    let mut resolve = tokio::process::Command::new("python3");
+    resolve.args(["-c", RESOLVE, &port.to_string()]);
+    let out = run_python(resolve, "grpcio-reflection's descriptor database").await;
+    for line in [
+        "services grpc.health.v1.Health,grpc.reflection.v1.ServerReflection,grpc.reflection.v1alpha.ServerReflection,grpc.testing.TestService",
+        "method grpc.testing.SimpleRequest grpc.testing.SimpleResponse",
+        "nested fixture.Outer.Inner nested.proto test.proto",
+        "health Check,List,Watch",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
 }
