@@ -102,3 +102,59 @@ pub fn thrift(protocol: Protocol, data: &[u8]) {
         let _ = protocol.decode::<AllTypes>(rest);
     }
 }
+
+/// Runs `data` through gRPC's message decoder: the first byte picks the compression and the
+/// limit, the second where the rest splits into two DATA frames. Every message decoded is
+/// within the limit (checked by the decoder's fuzzing entry point), and the same bytes in one
+/// frame decode the same.
+pub fn grpc_frames(data: &[u8]) {
+    let [mode, split, rest @ ..] = data else {
+        return;
+    };
+    let compression: &[u8] = match mode % 3 {
+        0 => b"identity",
+        1 => b"gzip",
+        _ => b"zstd",
+    };
+    // Small limits too, so that the refusals are reached.
+    let max = [0, 1, 16, 1024, 64 * 1024, 4 << 20][usize::from(mode / 3) % 6];
+    let all = Bytes::copy_from_slice(rest);
+    let at = usize::from(*split).min(all.len());
+    let split = rookery_grpc::fuzzing::decode_frames(
+        vec![all.slice(..at), all.slice(at..)],
+        max,
+        compression,
+    );
+    let whole = rookery_grpc::fuzzing::decode_frames(vec![all], max, compression);
+    assert_eq!(split.len(), whole.len());
+    for (a, b) in split.iter().zip(&whole) {
+        match (a, b) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a.code(), b.code()),
+            _ => panic!("one split decodes, the other does not"),
+        }
+    }
+}
+
+/// Runs `data` through gRPC's header parsing: as a `grpc-timeout` value (which, when it
+/// parses, formats back to one that parses), percent-decoded, and as header lines
+/// `name:value` read as metadata and a status.
+pub fn grpc_metadata(data: &[u8]) {
+    if let Some(timeout) = rookery_grpc::parse_timeout(data) {
+        let formatted = rookery_grpc::format_timeout(timeout);
+        assert!(rookery_grpc::parse_timeout(formatted.as_bytes()).is_some());
+    }
+    let _ = rookery_grpc::percent_decode(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let encoded = rookery_grpc::percent_encode(text);
+        assert_eq!(rookery_grpc::percent_decode(encoded.as_bytes()), text);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = data
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let at = line.iter().position(|&b| b == b':')?;
+            Some((&line[..at], &line[at + 1..]))
+        })
+        .collect();
+    let _ = rookery_grpc::fuzzing::read_headers(&pairs);
+}

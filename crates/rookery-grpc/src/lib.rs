@@ -45,6 +45,8 @@ mod client;
 mod compression;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metadata;
 mod preface;
 mod server;
