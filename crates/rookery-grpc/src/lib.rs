@@ -38,7 +38,11 @@
 //! ends with a GOAWAY a connection that floods it with reset streams, refuses header lists over
 //! 16 KiB, and both sides can send keepalive pings.
 //!
-//! Not yet: TLS, health and reflection, gRPC-Web.
+//! Browsers call the same services with gRPC-Web (binary and base64 text, over HTTP/1.1 or
+//! HTTP/2, with CORS) on the same port when the server is built with
+//! [`ServerBuilder::grpc_web`]; see [`web`].
+//!
+//! Not yet: TLS, health and reflection.
 
 mod body;
 mod client;
@@ -50,6 +54,7 @@ pub mod fuzzing;
 mod metadata;
 mod preface;
 mod server;
+pub mod web;
 
 #[cfg(feature = "health")]
 pub mod health;

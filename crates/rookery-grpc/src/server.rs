@@ -35,6 +35,7 @@ use crate::{
         parse_timeout, read_metadata, write_metadata, write_status,
     },
     preface,
+    web::{Cors, WebServer},
 };
 
 /// The largest message a server or client receives unless told otherwise: 4 MiB, as every
@@ -62,6 +63,7 @@ pub struct Server {
     router: Router,
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     handshake_timeout: Duration,
+    web: Option<Arc<WebServer>>,
 }
 
 impl fmt::Debug for Server {
@@ -94,6 +96,7 @@ pub struct ServerBuilder {
     router: Router,
     max_concurrent_streams: Option<u32>,
     max_header_list_size: u32,
+    web: Option<Cors>,
     handshake_timeout: Duration,
     keepalive_interval: Option<Duration>,
     keepalive_timeout: Duration,
@@ -112,6 +115,7 @@ impl Server {
             router: Router::new(),
             max_concurrent_streams: Some(200),
             max_header_list_size: 16 * 1024,
+            web: None,
             handshake_timeout: Duration::from_secs(10),
             keepalive_interval: Some(Duration::from_secs(2 * 60 * 60)),
             keepalive_timeout: Duration::from_secs(20),
@@ -175,6 +179,12 @@ impl Server {
         peer: SocketAddr,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        if let Some(web) = &self.web {
+            let (http2, timeout) = (&self.http2, self.handshake_timeout);
+            return web
+                .serve_connection(http2, timeout, self.router, stream, peer, shutdown)
+                .await;
+        }
         // A client that connects and never speaks HTTP/2 costs its socket for this long.
         let preface = tokio::time::timeout(self.handshake_timeout, preface::read(stream));
         let stream = tokio::select! {
@@ -298,6 +308,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves gRPC-Web too, from the pages `cors` allows, on the same port: the server then
+    /// accepts HTTP/1.1 connections beside HTTP/2 ones, and answers requests of content
+    /// type `application/grpc-web` (and `-text`, base64) with the same services and limits
+    /// (see [`GrpcWeb`](crate::web::GrpcWeb)).
+    pub fn grpc_web(mut self, cors: Cors) -> ServerBuilder {
+        self.web = Some(cors);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -313,6 +332,9 @@ impl ServerBuilder {
             router: self.router,
             http2,
             handshake_timeout: self.handshake_timeout,
+            web: self
+                .web
+                .map(|cors| Arc::new(WebServer::new(cors, self.max_header_list_size))),
         }
     }
 }
@@ -378,6 +400,11 @@ impl Router {
         };
         Arc::make_mut(&mut self.services).insert(descriptor.name, registered);
         self
+    }
+
+    /// The kind of the method at `path`, if one is routed.
+    pub(crate) fn method_kind(&self, path: &str) -> Option<MethodKind> {
+        self.lookup(path).map(|(_, method)| method.kind)
     }
 
     fn lookup(&self, path: &str) -> Option<(&Registered, &'static MethodDescriptor)> {
