@@ -125,12 +125,17 @@ async fn a_rapid_reset_flood_ends_with_goaway() {
     let ended = within(10, "the flooding connection's end", connection)
         .await
         .unwrap();
-    let reason = ended
-        .err()
-        .or(refused)
-        .and_then(|e| e.reason())
-        .expect("the server ended the connection with an error code");
-    assert_eq!(reason, h2::Reason::ENHANCE_YOUR_CALM);
+    // The server sends GOAWAY ENHANCE_YOUR_CALM and closes; the client reads the GOAWAY, or,
+    // when the close resets the socket first, only sees the connection broken.
+    let errors: Vec<h2::Error> = ended.err().into_iter().chain(refused).collect();
+    assert!(!errors.is_empty(), "the server ended the flood");
+    for e in &errors {
+        if let Some(reason) = e.reason() {
+            assert_eq!(reason, h2::Reason::ENHANCE_YOUR_CALM, "{e}");
+        } else {
+            assert!(e.is_io() || e.is_go_away(), "{e}");
+        }
+    }
     still_serves(addr).await;
 }
 
