@@ -78,9 +78,11 @@ pub(crate) struct Frame {
     pub(crate) framing: Framing,
     /// Its TTHeader, if it had one.
     pub(crate) header: Option<ttheader::Header>,
-    /// The protocol of the message.
+    /// The protocol of the message (meaningless when `kitex_protobuf`).
     pub(crate) protocol: Protocol,
-    /// The whole Thrift message: envelope and body.
+    /// The message is Kitex Protobuf, not Thrift (TTHeader only).
+    pub(crate) kitex_protobuf: bool,
+    /// The whole message: envelope and body.
     pub(crate) message: Bytes,
 }
 
@@ -103,7 +105,8 @@ fn length_prefix(buf: &[u8]) -> usize {
 fn is_inner_framed(payload: &[u8]) -> bool {
     payload.len() >= 6
         && length_prefix(payload) == payload.len() - 4
-        && Protocol::detect(&payload[4..]).is_some()
+        && (Protocol::detect(&payload[4..]).is_some()
+            || crate::kitex_protobuf::is_kitex_protobuf(&payload[4..]))
 }
 
 fn describe(first: &[u8]) -> String {
@@ -214,6 +217,15 @@ impl FrameDecoder {
                 } else {
                     Framing::TTHeader
                 };
+                if crate::kitex_protobuf::is_kitex_protobuf(&payload) {
+                    return Ok(Some(Frame {
+                        framing,
+                        header: Some(header),
+                        protocol: Protocol::Binary,
+                        kitex_protobuf: true,
+                        message: payload,
+                    }));
+                }
                 let protocol = match Protocol::detect(&payload) {
                     Some(p) => p,
                     None => match header.protocol_id {
@@ -230,6 +242,7 @@ impl FrameDecoder {
                     framing,
                     header: Some(header),
                     protocol,
+                    kitex_protobuf: false,
                     message: payload,
                 }))
             }
@@ -243,6 +256,7 @@ impl FrameDecoder {
                     framing,
                     header: None,
                     protocol,
+                    kitex_protobuf: false,
                     message,
                 }))
             }
@@ -253,6 +267,7 @@ impl FrameDecoder {
                         framing,
                         header: None,
                         protocol,
+                        kitex_protobuf: false,
                         message: buf.split_to(len).freeze(),
                     })),
                     None if buf.len() > self.max_frame => Err(FrameError::TooLarge {

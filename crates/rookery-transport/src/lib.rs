@@ -19,6 +19,7 @@ mod addr;
 pub mod client;
 mod frame;
 pub mod health;
+mod kitex_protobuf;
 mod message;
 mod queue;
 pub mod server;
@@ -28,6 +29,7 @@ pub use addr::{Address, Listener, Stream};
 pub use client::{Client, ClientBuilder};
 pub use frame::{FrameError, Framing};
 pub use health::{Health, HealthState};
+pub use kitex_protobuf::{KitexProtobufRequest, KitexProtobufResponse};
 pub use message::{ThriftRequest, ThriftResponse};
 pub use server::{
     HttpBody, HttpHandler, NamedService, Router, Server, ServerBuilder, ServerHandle,

@@ -33,6 +33,8 @@ mod codegen_protobuf;
 mod error;
 #[cfg(feature = "grpc")]
 mod grpc_server;
+#[cfg(feature = "protobuf")]
+mod kitex_protobuf;
 mod lifecycle;
 pub mod rpc;
 
@@ -46,6 +48,8 @@ pub use rookery_registry as registry;
 pub use rookery_transport as transport;
 
 pub use error::Error;
+#[cfg(feature = "protobuf")]
+pub use kitex_protobuf::ProtobufClient;
 pub use lifecycle::{Hook, RunningService, Service, ServiceBuilder, ServiceInfo};
 pub use rookery_balance::{Balance, BalancedClient};
 pub use rookery_codec::thrift::Protocol;

@@ -79,6 +79,8 @@ pub struct ServiceBuilder {
     identity: Identity,
     #[cfg(feature = "grpc")]
     grpc: Option<rookery_grpc::Router>,
+    #[cfg(feature = "grpc")]
+    protobuf: crate::kitex_protobuf::ProtobufRoutes,
 }
 
 impl std::fmt::Debug for ServiceBuilder {
@@ -253,15 +255,22 @@ impl ServiceBuilder {
     }
 
     /// Serves a generated Protobuf service (`XServer::new(handler)`, registered under its
-    /// `XServer::<H>::SERVICE` descriptor) over gRPC on the service's port, beside the others.
+    /// `XServer::<H>::SERVICE` descriptor) on the service's port, beside the others, over
+    /// both gRPC and TTHeader as Kitex frames Protobuf (unary methods; a
+    /// [`ProtobufClient`](crate::ProtobufClient) calls them): one handler, two protocols.
     #[cfg(feature = "grpc")]
-    pub fn serve_grpc<S: rookery_grpc::GrpcService>(
+    pub fn serve_grpc<S>(
         mut self,
         descriptor: &'static rookery_codec::protobuf::rpc::ServiceDescriptor,
         service: S,
-    ) -> Self {
+    ) -> Self
+    where
+        S: rookery_grpc::GrpcService + Send + Sync,
+    {
+        let service = Arc::new(service);
         let router = self.grpc.take().unwrap_or_default();
-        self.grpc = Some(router.add_service(descriptor, service));
+        self.grpc = Some(router.add_service(descriptor, Arc::clone(&service)));
+        self.protobuf.add(descriptor, service);
         self
     }
 
@@ -358,6 +367,10 @@ impl ServiceBuilder {
         if let Some(router) = self.grpc {
             server = server.http_handler(crate::grpc_server::handler(router));
         }
+        #[cfg(feature = "grpc")]
+        if !self.protobuf.is_empty() {
+            server = server.kitex_protobuf(self.protobuf);
+        }
         Ok(Service {
             info: ServiceInfo {
                 name: self.name.clone(),
@@ -412,6 +425,8 @@ impl Service {
             identity: Identity::default(),
             #[cfg(feature = "grpc")]
             grpc: None,
+            #[cfg(feature = "grpc")]
+            protobuf: Default::default(),
         }
     }
 

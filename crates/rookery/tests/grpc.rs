@@ -1,11 +1,12 @@
-//! One service, one port, two protocols: Thrift and gRPC clients answered on the same
-//! address, and a graceful stop that lets a gRPC call in flight finish.
+//! One service, one port, three protocols: Thrift, gRPC and Kitex Protobuf over TTHeader
+//! answered on the same address (the last two by one handler), and a graceful stop that
+//! lets a gRPC call in flight finish.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use rookery::{
-    Address, Client, Context, Protocol, Router, Service, Status,
+    Address, Client, Context, Framing, ProtobufClient, Protocol, Router, Service, Status,
     codec::protobuf::codegen::{BoxStream, Streaming},
     core::service_fn,
     grpc::{
@@ -216,4 +217,83 @@ async fn a_graceful_stop_finishes_the_grpc_call_in_flight() {
         .expect("the stop ends once the call is answered")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn one_handler_answers_grpc_and_kitex_protobuf_on_one_port() {
+    let running = start(Handler::default()).await;
+    let addr = running.local_addr().clone();
+
+    for framing in [Framing::TTHeader, Framing::TTHeaderFramed] {
+        let client = ProtobufClient::from_builder(Client::builder(addr.clone()).framing(framing));
+        let pb = TestServiceClient::new(client);
+        let reply = pb
+            .unary_call(&mut Context::new(), request(b"over ttheader", 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            &reply.payload.unwrap().body[..],
+            b"over ttheader",
+            "{framing:?}"
+        );
+        pb.empty_call(&mut Context::new(), Empty::default())
+            .await
+            .unwrap();
+        // The handler's status comes back with its code and message.
+        let status = pb
+            .unimplemented_call(&mut Context::new(), Empty::default())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), rookery::Code::Unimplemented);
+        assert!(status.message().contains("not here"), "{status}");
+        // A deadline travels: a call that waits past it ends DEADLINE_EXCEEDED.
+        let mut cx = Context::new();
+        cx.shorten_deadline(Duration::from_millis(100));
+        let status = pb
+            .unary_call(&mut cx, request(b"slow", 1))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), rookery::Code::DeadlineExceeded);
+    }
+
+    // Streaming methods are not served over TTHeader: the caller is told so.
+    let client = ProtobufClient::new(addr.clone());
+    let req = rookery::codec::protobuf::rpc::ProtoRequest {
+        method: &TestServiceServer::<Handler>::SERVICE.methods[3],
+        body: Bytes::new(),
+    };
+    let status = rookery::core::Service::call(&client, &mut Context::new(), req)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), rookery::Code::Unimplemented);
+
+    // And gRPC still answers beside it.
+    let channel = GrpcClient::connect(socket(&addr)).await.unwrap();
+    let reply = TestServiceClient::new(channel)
+        .unary_call(&mut Context::new(), request(b"over grpc", 0))
+        .await
+        .unwrap();
+    assert_eq!(&reply.payload.unwrap().body[..], b"over grpc");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_without_protobuf_refuses_kitex_protobuf_calls_and_stays_up() {
+    let running = Service::builder("thrift-only")
+        .no_registry()
+        .router(thrift_router())
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let pb = TestServiceClient::new(ProtobufClient::new(running.local_addr().clone()));
+    for _ in 0..2 {
+        let status = pb
+            .empty_call(&mut Context::new(), Empty::default())
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), rookery::Code::Unimplemented, "{status}");
+    }
+    running.stop().await.unwrap();
 }

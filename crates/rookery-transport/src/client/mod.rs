@@ -16,10 +16,11 @@ use rookery_core::{Code, Context, Service, Status};
 pub use dial::Backoff;
 
 use crate::{
-    Address, DEFAULT_MAX_FRAME_SIZE, HealthState, ThriftRequest, ThriftResponse,
+    Address, DEFAULT_MAX_FRAME_SIZE, HealthState, KitexProtobufRequest, KitexProtobufResponse,
+    ThriftRequest, ThriftResponse,
     frame::{Frame, FrameError, Framing, write_frame},
-    health,
-    ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
+    health, kitex_protobuf,
+    ttheader::{self, HeaderWriter, InfoEntry, int_key, str_key},
 };
 
 /// How a [`Client`] uses connections.
@@ -60,6 +61,7 @@ pub(crate) struct Config {
     pub(crate) limits: DecodeLimits,
     pub(crate) caller: FastStr,
     pub(crate) callee: FastStr,
+    pub(crate) kitex_protobuf: bool,
 }
 
 /// Builds a [`Client`]. Clones make clients with the same settings, so one builder serves as
@@ -155,6 +157,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks Kitex Protobuf instead of Thrift: the client then calls Protobuf methods
+    /// ([`KitexProtobufRequest`]) over TTHeader (or TTHeader+framed), as Kitex clients of a
+    /// Protobuf service do, and refuses Thrift calls.
+    pub fn kitex_protobuf(mut self) -> Self {
+        self.config.kitex_protobuf = true;
+        self
+    }
+
     /// Builds the client. Connections open on the first call.
     pub fn build(self) -> Client {
         let config = Arc::new(self.config);
@@ -222,6 +232,7 @@ impl Client {
                 limits: DecodeLimits::default(),
                 caller: FastStr::empty(),
                 callee: FastStr::empty(),
+                kitex_protobuf: false,
             },
         }
     }
@@ -311,6 +322,12 @@ impl Service<ThriftRequest> for Client {
             cx.callee_mut().method = req.method.clone();
         }
         async move {
+            if self.config.kitex_protobuf {
+                return Err(Status::invalid_argument(
+                    "a Thrift call on a client that speaks Kitex Protobuf",
+                )
+                .with_unsent());
+            }
             if req.protocol != self.config.protocol {
                 return Err(Status::invalid_argument(format!(
                     "request encoded in {:?}, client speaks {:?}",
@@ -328,6 +345,49 @@ impl Service<ThriftRequest> for Client {
                 Inner::Mux(m) => m.call(cx, req).await,
                 Inner::Pool(p) => p.call(cx, req).await,
             }
+        }
+    }
+}
+
+impl Service<KitexProtobufRequest> for Client {
+    type Response = KitexProtobufResponse;
+
+    fn call(
+        &self,
+        cx: &mut Context,
+        req: KitexProtobufRequest,
+    ) -> impl Future<Output = Result<KitexProtobufResponse, Status>> + Send {
+        if let Some(timeout) = self.config.timeout {
+            cx.shorten_deadline(timeout);
+        }
+        if cx.callee().method.is_empty() {
+            cx.callee_mut().method = req.method.clone();
+        }
+        async move {
+            if !self.config.kitex_protobuf || !self.config.framing.has_header() {
+                return Err(Status::invalid_argument(
+                    "a Protobuf call needs a client built with kitex_protobuf() and a TTHeader framing",
+                )
+                .with_unsent());
+            }
+            if cx.remaining() == Some(Duration::ZERO) {
+                return Err(
+                    Status::deadline_exceeded("deadline passed before the call was sent")
+                        .with_unsent(),
+                );
+            }
+            let req = ThriftRequest {
+                method: req.method,
+                oneway: false,
+                protocol: self.config.protocol,
+                body: req.body,
+                limits: self.config.limits,
+            };
+            let resp = match &*self.inner {
+                Inner::Mux(m) => m.call(cx, req).await,
+                Inner::Pool(p) => p.call(cx, req).await,
+            }?;
+            Ok(KitexProtobufResponse { body: resp.body })
         }
     }
 }
@@ -398,6 +458,20 @@ pub(crate) fn write_request(
                 .chain([(int_key::TO_METHOD, &*req.method)]),
         );
     };
+    if config.kitex_protobuf {
+        // Protocol id 0, as Kitex sends it: servers that predate id 4 accept it too.
+        return kitex_protobuf::write_frame(
+            buf,
+            config.framing,
+            ttheader::protocol_id::BINARY,
+            config.max_frame_size,
+            seq_id,
+            &req.method,
+            kind,
+            &info,
+            |b| b.extend_from_slice(&req.body),
+        );
+    }
     write_frame(
         buf,
         config.framing,
@@ -422,6 +496,7 @@ pub(crate) fn read_reply(
     let Frame {
         header,
         protocol,
+        kitex_protobuf,
         mut message,
         ..
     } = frame;
@@ -445,6 +520,9 @@ pub(crate) fn read_reply(
             }
         }
     }
+    if kitex_protobuf {
+        return read_protobuf_reply(message, seq_id, protocol, limits, exact_code);
+    }
     let envelope = protocol
         .read_message_header(&mut message)
         .map_err(|e| Status::internal(format!("reply envelope does not decode: {e}")))?;
@@ -466,6 +544,36 @@ pub(crate) fn read_reply(
                 .map_err(|e| Status::internal(format!("exception does not decode: {e}")))?;
             Err(exception.into_status(exact_code))
         }
+        other => Err(Status::internal(format!("server sent a {other:?} message"))),
+    }
+}
+
+/// The outcome of a Kitex Protobuf reply: the response message, or the status of an
+/// exception (its `ErrorProto`, with the exact code when the header carries one).
+fn read_protobuf_reply(
+    mut message: bytes::Bytes,
+    seq_id: i32,
+    protocol: Protocol,
+    limits: DecodeLimits,
+    exact_code: Option<Code>,
+) -> Result<ThriftResponse, Status> {
+    let envelope = kitex_protobuf::read_envelope(&mut message)
+        .map_err(|e| Status::internal(format!("reply envelope does not decode: {e}")))?;
+    match envelope.kind {
+        MessageType::Exception => {
+            let exception = kitex_protobuf::decode_error(message)
+                .ok_or_else(|| Status::internal("exception does not decode"))?;
+            Err(exception.into_status(exact_code))
+        }
+        _ if envelope.seq_id != seq_id => Err(Status::internal(format!(
+            "reply carries sequence id {} for call {seq_id}",
+            envelope.seq_id
+        ))),
+        MessageType::Reply => Ok(ThriftResponse {
+            protocol,
+            body: message,
+            limits,
+        }),
         other => Err(Status::internal(format!("server sent a {other:?} message"))),
     }
 }

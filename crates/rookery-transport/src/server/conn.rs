@@ -26,12 +26,12 @@ use tokio::{
 
 use super::{IdlService, Shared, http};
 use crate::{
-    Stream, ThriftRequest, ThriftResponse,
+    KitexProtobufRequest, Stream, ThriftRequest, ThriftResponse,
     addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
-    health,
+    health, kitex_protobuf,
     queue::WriteQueue,
-    ttheader::{HeaderWriter, InfoEntry, int_key, str_key},
+    ttheader::{Header, HeaderWriter, InfoEntry, int_key, str_key},
 };
 
 /// How long a drained connection whose client understands control frames may stay idle
@@ -344,11 +344,15 @@ fn dispatch<S>(conn: &Arc<Conn<S>>, frame: Frame) -> Result<(), FrameError>
 where
     S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
 {
+    if frame.kitex_protobuf {
+        return dispatch_protobuf(conn, frame);
+    }
     let Frame {
         framing,
         header,
         protocol,
         mut message,
+        ..
     } = frame;
     let envelope = protocol.read_message_header(&mut message)?;
     let oneway = match envelope.kind {
@@ -375,28 +379,7 @@ where
     cx.callee_mut().method = method.clone();
     cx.callee_mut().service = conn.shared.config.service_name.clone();
     cx.caller_mut().address = conn.peer.clone();
-    if let Some(header) = header {
-        for entry in header.entries() {
-            match entry? {
-                InfoEntry::Str(k, v) => match &*k {
-                    str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
-                    str_key::IDL_SERVICE_NAME => idl_service = Some(v),
-                    _ => {
-                        cx.metadata_mut().insert(k, v);
-                    }
-                },
-                InfoEntry::Int(int_key::FROM_SERVICE, v) => cx.caller_mut().service = v,
-                InfoEntry::Int(int_key::RPC_TIMEOUT, v) => {
-                    if let Ok(ms) = v.parse::<u64>() {
-                        if ms > 0 {
-                            cx.shorten_deadline(Duration::from_millis(ms));
-                        }
-                    }
-                }
-                InfoEntry::Int(..) | InfoEntry::Token(_) => {}
-            }
-        }
-    }
+    read_header(conn, header, &mut cx, &mut idl_service)?;
     if let Some(name) = idl_service {
         if name == health::SERVICE {
             answer_health(
@@ -425,9 +408,53 @@ where
         seq_id: envelope.seq_id,
         name,
     };
+    start_call(conn, move |guard| handle(guard, cx, req, reply));
+    Ok(())
+}
+
+/// Takes a call's metadata, deadline, caller and IDL service name from its TTHeader.
+fn read_header<S>(
+    conn: &Conn<S>,
+    header: Option<Header>,
+    cx: &mut Context,
+    idl_service: &mut Option<FastStr>,
+) -> Result<(), FrameError> {
+    let Some(header) = header else {
+        return Ok(());
+    };
+    for entry in header.entries() {
+        match entry? {
+            InfoEntry::Str(k, v) => match &*k {
+                str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
+                str_key::IDL_SERVICE_NAME => *idl_service = Some(v),
+                _ => {
+                    cx.metadata_mut().insert(k, v);
+                }
+            },
+            InfoEntry::Int(int_key::FROM_SERVICE, v) => cx.caller_mut().service = v,
+            InfoEntry::Int(int_key::RPC_TIMEOUT, v) => {
+                if let Ok(ms) = v.parse::<u64>() {
+                    if ms > 0 {
+                        cx.shorten_deadline(Duration::from_millis(ms));
+                    }
+                }
+            }
+            InfoEntry::Int(..) | InfoEntry::Token(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Starts a call's future: counts it in flight, runs it inline if it completes at once, or
+/// in its own task if it waits.
+fn start_call<S, F>(conn: &Arc<Conn<S>>, call: impl FnOnce(InFlight<S>) -> F)
+where
+    S: 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     conn.in_flight.fetch_add(1, Ordering::AcqRel);
     let guard = InFlight(Arc::clone(conn));
-    let mut call = Box::pin(handle(guard, cx, req, reply));
+    let mut call = Box::pin(call(guard));
     // Most handlers finish without waiting; running them here saves a task per call. The
     // no-op waker is fine: a call that is not finished is spawned, and its task polls it again
     // with a real waker.
@@ -441,7 +468,165 @@ where
             }
         });
     }
+}
+
+/// Starts one Kitex Protobuf call: the server's Protobuf service answers it, or, when the
+/// server has none, an `UNIMPLEMENTED` exception does.
+fn dispatch_protobuf<S>(conn: &Arc<Conn<S>>, frame: Frame) -> Result<(), FrameError>
+where
+    S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+{
+    let Frame {
+        framing,
+        header,
+        mut message,
+        ..
+    } = frame;
+    let protocol_id = header
+        .as_ref()
+        .map_or(crate::ttheader::protocol_id::PROTOBUF, |h| h.protocol_id);
+    let envelope = kitex_protobuf::read_envelope(&mut message)?;
+    let oneway = match envelope.kind {
+        MessageType::Call => false,
+        MessageType::Oneway => true,
+        other => {
+            return Err(FrameError::Malformed(format!(
+                "a client sent a protobuf message of type {other:?}"
+            )));
+        }
+    };
+    let mut cx = Context::new();
+    cx.set_seq_id(envelope.seq_id);
+    cx.callee_mut().method = envelope.name.clone();
+    cx.callee_mut().service = conn.shared.config.service_name.clone();
+    cx.caller_mut().address = conn.peer.clone();
+    let mut idl_service = None;
+    read_header(conn, header, &mut cx, &mut idl_service)?;
+    if let Some(name) = idl_service {
+        cx.extensions_mut().insert(IdlService(name));
+    }
+    let reply = ProtobufReplyTo {
+        framing,
+        protocol_id,
+        seq_id: envelope.seq_id,
+        name: envelope.name.clone(),
+    };
+    let req = KitexProtobufRequest {
+        method: envelope.name,
+        body: message,
+    };
+    start_call(conn, move |guard| {
+        handle_protobuf(guard, cx, req, reply, oneway)
+    });
     Ok(())
+}
+
+/// How to address a Kitex Protobuf reply.
+struct ProtobufReplyTo {
+    framing: Framing,
+    protocol_id: u8,
+    seq_id: i32,
+    name: FastStr,
+}
+
+async fn handle_protobuf<S>(
+    guard: InFlight<S>,
+    mut cx: Context,
+    req: KitexProtobufRequest,
+    reply: ProtobufReplyTo,
+    oneway: bool,
+) {
+    let conn = &guard.0;
+    let result = match conn.shared.config.protobuf.clone() {
+        Some(service) => guarded(cx.deadline(), service.0.call(&mut cx, req)).await,
+        None => Err(Status::unimplemented(format!(
+            "this server serves no Protobuf over TTHeader (method {})",
+            req.method
+        ))),
+    };
+    if oneway {
+        if let Err(status) = result {
+            tracing::debug!(%status, method = cx.method(), "oneway call failed");
+        }
+        return;
+    }
+    let max_frame = conn.shared.config.max_frame_size;
+    let draining = conn.draining.load(Ordering::Acquire);
+    let write = |buf: &mut BytesMut, status: Option<&Status>, body: &dyn Fn(&mut BytesMut)| {
+        let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, status, draining));
+        let kind = if status.is_some() {
+            MessageType::Exception
+        } else {
+            MessageType::Reply
+        };
+        kitex_protobuf::write_frame(
+            buf,
+            reply.framing,
+            reply.protocol_id,
+            max_frame,
+            reply.seq_id,
+            &reply.name,
+            kind,
+            &info,
+            body,
+        )
+    };
+    let written = conn
+        .queue
+        .push_wait(|buf, _| {
+            let ok = match &result {
+                Ok(resp) => write(buf, None, &|b| b.extend_from_slice(&resp.body)),
+                Err(status) => write(buf, Some(status), &|b| {
+                    kitex_protobuf::encode_error(b, status)
+                }),
+            };
+            if let Err(e) = ok {
+                let status = Status::resource_exhausted(format!("reply not sent: {e}"));
+                tracing::warn!(method = cx.method(), %status, "reply too large");
+                let _ = write(buf, Some(&status), &|b| {
+                    kitex_protobuf::encode_error(b, &status)
+                });
+            }
+        })
+        .await;
+    if written.is_err() {
+        tracing::debug!(
+            method = cx.method(),
+            "connection closed before the reply was sent"
+        );
+    }
+}
+
+/// Runs a handler's call within the call's deadline, turning a panic into `INTERNAL`.
+async fn guarded<T>(
+    deadline: Option<Instant>,
+    call: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let timed = async {
+        match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), call)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Status::deadline_exceeded("deadline passed on the server"))
+                }),
+            None => call.await,
+        }
+    };
+    let mut timed = pin!(timed);
+    poll_fn(
+        |task| match catch_unwind(AssertUnwindSafe(|| timed.as_mut().poll(task))) {
+            Ok(Poll::Ready(result)) => Poll::Ready(result),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                tracing::error!(panic = message, "handler panicked");
+                Poll::Ready(Err(Status::internal(format!(
+                    "handler panicked: {message}"
+                ))))
+            }
+        },
+    )
+    .await
 }
 
 /// Answers a call of the built-in health service from the server's health, without the
@@ -524,34 +709,7 @@ where
     let conn = &guard.0;
     let oneway = req.oneway;
     let deadline = cx.deadline();
-    let result = {
-        let call = conn.service.call(&mut cx, req);
-        let timed = async {
-            match deadline {
-                Some(d) => tokio::time::timeout_at(d.into(), call)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Status::deadline_exceeded("deadline passed on the server"))
-                    }),
-                None => call.await,
-            }
-        };
-        let mut timed = pin!(timed);
-        poll_fn(
-            |task| match catch_unwind(AssertUnwindSafe(|| timed.as_mut().poll(task))) {
-                Ok(Poll::Ready(result)) => Poll::Ready(result),
-                Ok(Poll::Pending) => Poll::Pending,
-                Err(panic) => {
-                    let message = panic_message(&*panic);
-                    tracing::error!(panic = message, "handler panicked");
-                    Poll::Ready(Err(Status::internal(format!(
-                        "handler panicked: {message}"
-                    ))))
-                }
-            },
-        )
-        .await
-    };
+    let result = guarded(deadline, conn.service.call(&mut cx, req)).await;
     if oneway {
         if let Err(status) = result {
             tracing::debug!(%status, method = cx.method(), "oneway call failed");

@@ -10,7 +10,7 @@ use std::{io, net::SocketAddr, sync::Arc, time::Duration};
 
 use faststr::FastStr;
 use rookery_codec::thrift::DecodeLimits;
-use rookery_core::Service;
+use rookery_core::{BoxService, Service};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -18,7 +18,8 @@ pub use external::{BoxError, HttpBody, HttpFuture, HttpHandler};
 pub use router::{IdlService, NamedService, Router};
 
 use crate::{
-    Address, DEFAULT_MAX_FRAME_SIZE, Health, HealthState, Listener, ThriftRequest, ThriftResponse,
+    Address, DEFAULT_MAX_FRAME_SIZE, Health, HealthState, KitexProtobufRequest,
+    KitexProtobufResponse, Listener, ThriftRequest, ThriftResponse,
 };
 
 /// Settings of a [`Server`].
@@ -31,6 +32,19 @@ pub(crate) struct Config {
     pub(crate) service_name: FastStr,
     pub(crate) health: Health,
     pub(crate) http: Option<external::SharedHandler>,
+    pub(crate) protobuf: Option<ProtobufService>,
+}
+
+/// The service that answers Kitex Protobuf calls.
+#[derive(Clone)]
+pub(crate) struct ProtobufService(
+    pub(crate) BoxService<KitexProtobufRequest, KitexProtobufResponse>,
+);
+
+impl std::fmt::Debug for ProtobufService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProtobufService")
+    }
 }
 
 impl Default for Config {
@@ -43,6 +57,7 @@ impl Default for Config {
             service_name: FastStr::empty(),
             health: Health::new(),
             http: None,
+            protobuf: None,
         }
     }
 }
@@ -101,6 +116,18 @@ impl ServerBuilder {
     /// checks, which the server keeps answering itself. Without a handler those get 404.
     pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
         self.config.http = Some(external::SharedHandler(std::sync::Arc::new(handler)));
+        self
+    }
+
+    /// Answers Protobuf calls framed the way Kitex frames them in TTHeader (Kitex Protobuf)
+    /// with `service`, on the same port as everything else. Without one they are answered
+    /// `UNIMPLEMENTED`. The facade's `ServiceBuilder::serve_grpc` sets this to the same
+    /// generated servers that answer gRPC.
+    pub fn kitex_protobuf<P>(mut self, service: P) -> Self
+    where
+        P: Service<KitexProtobufRequest, Response = KitexProtobufResponse> + 'static,
+    {
+        self.config.protobuf = Some(ProtobufService(BoxService::new(service)));
         self
     }
 
