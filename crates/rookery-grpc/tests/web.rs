@@ -566,3 +566,14 @@ async fn a_server_without_grpc_web_speaks_http2_only() {
     assert!(send.send_request(req).await.is_err());
     served.abort();
 }
+
+/// What a server in another framework needs of the public gRPC-Web types: futures and bodies
+/// it can move across threads.
+#[allow(dead_code)]
+fn public_futures_and_bodies_are_send(web: rookery_grpc::web::GrpcWeb, req: Request<Incoming>) {
+    fn send<T: Send>(_: &T) {}
+    let handling = web.handle(req, None);
+    send(&handling);
+    send(&rookery_grpc::web::WebBody::default());
+    send(&web);
+}

@@ -178,6 +178,38 @@ mod tests {
     }
 
     #[test]
+    fn any_bytes_in_any_chunks_decode_or_fail_without_panicking() {
+        // xorshift: arbitrary inputs, the same on every run.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"ABCxyz019+/=\r\n!";
+        for _ in 0..2000 {
+            let len = (next() % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let at = (next() as usize) % (len + 1);
+            let (a, b) = text.split_at(at);
+            let mut carry = BytesMut::new();
+            let _ = decode(&mut carry, a).and_then(|_| decode(&mut carry, b));
+            let _ = finish(&mut carry);
+
+            // And valid text, encoded in runs and split anywhere, decodes to what it was.
+            let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let cut = (next() as usize) % (len + 1);
+            let text = BASE64.encode(&bytes[..cut]) + &BASE64.encode(&bytes[cut..]);
+            let at = (next() as usize) % (text.len() + 1);
+            let (a, b) = text.split_at(at);
+            assert_eq!(decode_chunks(&[a, b]).unwrap(), bytes, "{text} at {at}");
+        }
+    }
+
+    #[test]
     fn what_is_not_base64_is_invalid_argument() {
         for bad in [&["ab!d"][..], &["abcde"], &["a=bc"]] {
             let err = decode_chunks(bad).unwrap_err();
