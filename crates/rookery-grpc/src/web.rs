@@ -8,7 +8,10 @@
 //! `name: value\r\n` lines (a call that fails before any message has that frame alone); a
 //! `-text` response is base64, each chunk encoded on its own so that a client decodes it as
 //! it streams. Browsers send a request body whole, so unary and server-streaming calls are
-//! served; client and bidirectional streaming methods answer `UNIMPLEMENTED`.
+//! served; client and bidirectional streaming methods answer `UNIMPLEMENTED`. Over HTTP/1.1 a
+//! call refused before its whole body was read (a message over the receive limit) closes its
+//! connection once answered, since the rest of the body is left unread; over HTTP/2 the
+//! connection carries on.
 //!
 //! [`ServerBuilder::grpc_web`](crate::ServerBuilder::grpc_web) turns it on for a [`Server`]
 //! (which then accepts HTTP/1.1 connections too); [`GrpcWeb`] serves it in other ways.
