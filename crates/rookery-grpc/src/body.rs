@@ -9,7 +9,7 @@ use std::{
     time::Instant,
 };
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use rookery_codec::protobuf::rpc::BoxStream;
@@ -31,6 +31,8 @@ use crate::{
 /// HTTP/2 stream. An empty body ends with the headers (a trailers-only response).
 pub struct GrpcBody {
     pending: Option<Bytes>,
+    /// What the stream yielded after a batch was full or ended it, for the next poll.
+    held: Option<Option<Result<Bytes, Status>>>,
     source: Source,
     deadline: Option<Pin<Box<Sleep>>>,
     max_message_size: usize,
@@ -60,6 +62,7 @@ impl GrpcBody {
     pub fn empty() -> GrpcBody {
         GrpcBody {
             pending: None,
+            held: None,
             source: Source::Nothing,
             deadline: None,
             max_message_size: usize::MAX,
@@ -190,10 +193,11 @@ impl Body for GrpcBody {
                 Status::cancelled("the call was cancelled").with_source(reason)
             ));
         }
-        let next = match &mut this.source {
-            Source::Nothing => None,
-            Source::Once(message) => message.take().map(Ok),
-            Source::Stream(stream) => ready!(stream.as_mut().poll_next(cx)),
+        let next = match (this.held.take(), &mut this.source) {
+            (Some(held), _) => held,
+            (None, Source::Nothing) => None,
+            (None, Source::Once(message)) => message.take().map(Ok),
+            (None, Source::Stream(stream)) => ready!(stream.as_mut().poll_next(cx)),
         };
         match next {
             Some(Ok(message)) => {
@@ -202,6 +206,7 @@ impl Body for GrpcBody {
                     return this.finish(Err(status));
                 }
                 match frame::encode(message, this.compression) {
+                    Ok((first, None)) => Poll::Ready(Some(Ok(Frame::data(this.batch(first, cx))))),
                     Ok((first, rest)) => {
                         this.pending = rest;
                         Poll::Ready(Some(Ok(Frame::data(first))))
@@ -224,5 +229,132 @@ impl Body for GrpcBody {
         } else {
             SizeHint::default()
         }
+    }
+}
+
+/// How many bytes of messages a stream has ready at once go out as one frame of the body.
+///
+/// One frame per message costs h2 a write per message when the connection keeps up (a
+/// stream of a hundred 1 KiB messages took over eighty `writev`s, and four times tonic's CPU
+/// per call); batched, the messages a handler yields without waiting leave together, as
+/// tonic sends them (it batches up to 32 KiB too).
+const BATCH_UP_TO: usize = 32 * 1024;
+
+impl GrpcBody {
+    /// `first` (one encoded message of a stream) followed by the messages the stream has
+    /// ready now, while they fit in [`BATCH_UP_TO`]; what ends the batch, a message that
+    /// does not fit, a status or the end of the stream, is held for the next poll.
+    fn batch(&mut self, first: Bytes, cx: &mut TaskContext<'_>) -> Bytes {
+        let Source::Stream(stream) = &mut self.source else {
+            return first;
+        };
+        let mut batch = BytesMut::new();
+        while batch.len().max(first.len()) < BATCH_UP_TO {
+            let Poll::Ready(next) = stream.as_mut().poll_next(cx) else {
+                break;
+            };
+            let message = match next {
+                Some(Ok(message))
+                    if message.len() <= self.max_message_size
+                        && batch.len().max(first.len()) + message.len() <= BATCH_UP_TO =>
+                {
+                    message
+                }
+                other => {
+                    self.held = Some(other);
+                    break;
+                }
+            };
+            match frame::encode(message, self.compression) {
+                Ok((bytes, rest)) => {
+                    if batch.is_empty() {
+                        batch.reserve(BATCH_UP_TO);
+                        batch.extend_from_slice(&first);
+                    }
+                    batch.extend_from_slice(&bytes);
+                    if let Some(rest) = rest {
+                        batch.extend_from_slice(&rest);
+                    }
+                }
+                Err(status) => {
+                    self.held = Some(Some(Err(status)));
+                    break;
+                }
+            }
+        }
+        if batch.is_empty() {
+            first
+        } else {
+            batch.freeze()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use rookery_codec::protobuf::rpc::Streaming;
+
+    use super::*;
+
+    /// The frames of `body`: data lengths, then the trailers' `grpc-status`, as text.
+    async fn frames(mut body: GrpcBody) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.expect("a response body ends with trailers, not an error");
+            match frame.into_data() {
+                Ok(data) => seen.push(format!("data {}", data.len())),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().expect("data or trailers");
+                    seen.push(format!("status {:?}", trailers["grpc-status"]));
+                }
+            }
+        }
+        seen
+    }
+
+    fn stream_of(items: Vec<Result<Bytes, Status>>) -> BoxStream<Bytes> {
+        Streaming::iter(items).into_inner()
+    }
+
+    #[tokio::test]
+    async fn ready_messages_leave_together_and_the_status_after_them() {
+        let message = || Ok(Bytes::from(vec![7u8; 1000]));
+        let body = GrpcBody::response_stream(
+            stream_of(vec![message(), message(), message()]),
+            Trailers::new(),
+            usize::MAX,
+            None,
+        );
+        assert_eq!(frames(body).await, ["data 3015", "status \"0\""]);
+
+        let body = GrpcBody::response_stream(
+            stream_of(vec![message(), message(), Err(Status::internal("late"))]),
+            Trailers::new(),
+            usize::MAX,
+            None,
+        );
+        assert_eq!(frames(body).await, ["data 2010", "status \"13\""]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_at_its_size_and_large_messages_keep_their_own_frames() {
+        let small = Ok(Bytes::from(vec![1u8; 5_000]));
+        let large = Ok(Bytes::from(vec![2u8; 40_000]));
+        let mut items = vec![small; 7];
+        items.push(large);
+        let body = GrpcBody::response_stream(stream_of(items), Trailers::new(), usize::MAX, None);
+        // Six messages of 5,005 bytes fit in 32 KiB, the seventh starts the next batch; the
+        // large message goes as its prefix and itself, without a copy.
+        assert_eq!(
+            frames(body).await,
+            [
+                "data 30030",
+                "data 5005",
+                "data 5",
+                "data 40000",
+                "status \"0\""
+            ]
+        );
     }
 }
