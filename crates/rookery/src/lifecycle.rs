@@ -361,6 +361,13 @@ impl ServiceBuilder {
             return Err(Error::new("a registration TTL must be more than zero"));
         }
         let health = Health::new();
+        let mut protocols = Vec::new();
+        if !self.router.is_empty() {
+            protocols.push(protocol::THRIFT);
+        }
+        if serves_grpc {
+            protocols.push(protocol::GRPC);
+        }
         #[allow(unused_mut)]
         let mut server = self.server;
         #[cfg(feature = "grpc")]
@@ -386,6 +393,7 @@ impl ServiceBuilder {
             registry: self.registry,
             identity: self.identity,
             health,
+            protocols,
         })
     }
 }
@@ -401,6 +409,8 @@ pub struct Service {
     registry: RegistryChoice,
     identity: Identity,
     health: Health,
+    /// The protocols registered, each at the listening address.
+    protocols: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Service {
@@ -460,6 +470,7 @@ impl Service {
             registry,
             identity,
             health,
+            protocols,
         } = self;
         run_hooks(
             "before start",
@@ -492,7 +503,7 @@ impl Service {
             after_stop: std::mem::take(&mut hooks.after_stop),
         };
         if let Some(registry) = registry {
-            let instance = instance_of(&running.info, semver, &identity);
+            let instance = instance_of(&running.info, semver, &identity, &protocols);
             match Registration::start(registry, instance.clone(), identity.ttl).await {
                 Ok(registration) => {
                     running.registration = Some(registration);
@@ -515,8 +526,14 @@ impl Service {
     }
 }
 
-/// The instance a service registers: its identity and the address it serves on.
-fn instance_of(info: &ServiceInfo, version: semver::Version, identity: &Identity) -> Instance {
+/// The instance a service registers: its identity, and the address it serves on for each of
+/// its protocols (all on one port: Thrift, which carries Kitex Protobuf too, and gRPC).
+fn instance_of(
+    info: &ServiceInfo,
+    version: semver::Version,
+    identity: &Identity,
+    protocols: &[&str],
+) -> Instance {
     let address = identity.advertise.clone().unwrap_or_else(|| {
         if let Address::Tcp(sock) = &info.address {
             if sock.ip().is_unspecified() {
@@ -529,8 +546,10 @@ fn instance_of(info: &ServiceInfo, version: semver::Version, identity: &Identity
         }
         info.address.to_string()
     });
-    let mut instance =
-        Instance::new(info.name.clone(), version).with_address(protocol::THRIFT, address);
+    let mut instance = Instance::new(info.name.clone(), version);
+    for protocol in protocols {
+        instance = instance.with_address(*protocol, address.clone());
+    }
     instance.environment = identity.environment.clone();
     instance.region = identity.region.clone();
     instance.hostname = identity.hostname.clone();

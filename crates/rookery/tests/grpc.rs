@@ -297,3 +297,51 @@ async fn a_server_without_protobuf_refuses_kitex_protobuf_calls_and_stays_up() {
     }
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_registry_records_both_protocols_and_clients_choose() {
+    use rookery::{
+        BalancedClient,
+        registry::{Discover, Query, embedded::Embedded, protocol},
+    };
+    let registry = Arc::new(Embedded::new());
+    let running = Service::builder("both")
+        .registry(registry.clone())
+        .router(thrift_router())
+        .serve_grpc(
+            TestServiceServer::<Handler>::SERVICE,
+            TestServiceServer::new(Handler::default()),
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let addr = running.local_addr().to_string();
+    let found = registry.resolve(&Query::service("both")).await.unwrap();
+    let instance = &found[0];
+    assert_eq!(instance.address(protocol::THRIFT), Some(&*addr));
+    assert_eq!(instance.address(protocol::GRPC), Some(&*addr));
+
+    // A client of the gRPC protocol picks the gRPC address, and calls it.
+    let balanced = BalancedClient::builder("both")
+        .protocol(protocol::GRPC)
+        .discover(&*registry)
+        .await
+        .unwrap();
+    let picked = balanced.pick(None).expect("an instance");
+    let channel = GrpcClient::connect(&**picked.address()).await.unwrap();
+    let reply = TestServiceClient::new(channel)
+        .unary_call(&mut Context::new(), request(b"found", 0))
+        .await
+        .unwrap();
+    assert_eq!(&reply.payload.unwrap().body[..], b"found");
+    // A client of a protocol no instance serves finds none.
+    let none = BalancedClient::builder("both")
+        .protocol(protocol::HTTP)
+        .discover(&*registry)
+        .await
+        .unwrap();
+    assert!(none.pick(None).is_none());
+    running.stop().await.unwrap();
+}

@@ -2,7 +2,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc};
 
 use arc_swap::ArcSwap;
 use faststr::FastStr;
-use rookery_registry::{Discover, Query, RegistryError, Watch};
+use rookery_registry::{Discover, Query, RegistryError, Watch, protocol};
 use rookery_transport::{Client, ClientBuilder, client::Backoff};
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,7 @@ pub struct BalancedClientBuilder {
     template: Option<ClientBuilder>,
     max_attempts: usize,
     backoff: Backoff,
+    protocol: String,
 }
 
 impl BalancedClientBuilder {
@@ -33,7 +34,19 @@ impl BalancedClientBuilder {
             template: None,
             max_attempts: 3,
             backoff: Backoff::default(),
+            protocol: protocol::THRIFT.to_string(),
         }
+    }
+
+    /// Which of each instance's addresses to use, by protocol
+    /// ([`protocol::THRIFT`](rookery_registry::protocol::THRIFT) by default); instances
+    /// without one are left out. The native port also answers Kitex Protobuf, so `thrift`
+    /// serves both; for another protocol (`grpc`), the transport clients of this balancer do
+    /// not speak it, but [`pick`](BalancedClient::pick) and
+    /// [`endpoints`](BalancedClient::endpoints) give its addresses to dial.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = protocol.into();
+        self
     }
 
     /// The balancing algorithm ([`Balance::p2c_ewma`] by default).
@@ -110,6 +123,7 @@ impl BalancedClientBuilder {
         });
         let mut rebuild = follow::Rebuild {
             service: self.service.clone(),
+            protocol: self.protocol,
             balance: self.balance,
             filters: self.filters,
             region: self.region,

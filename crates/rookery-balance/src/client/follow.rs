@@ -5,7 +5,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use arc_swap::ArcSwap;
 use faststr::FastStr;
-use rookery_registry::{Instance, InstanceSet, Watch, protocol};
+use rookery_registry::{Instance, InstanceSet, Watch};
 use rookery_transport::{Address, Client, ClientBuilder};
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +14,8 @@ use crate::{Balance, EndpointSet, Filter, Selector};
 /// What turns an instance set into a selector.
 pub(super) struct Rebuild {
     pub(super) service: FastStr,
+    /// Which address of each instance is called.
+    pub(super) protocol: String,
     pub(super) balance: Balance,
     pub(super) filters: Vec<Arc<dyn Filter>>,
     pub(super) region: Option<String>,
@@ -25,8 +27,8 @@ pub(super) struct Rebuild {
 }
 
 impl Rebuild {
-    /// The selector for `instances`: instances the filters reject, or without a native
-    /// address, are left out.
+    /// The selector for `instances`: instances the filters reject, or without an address for
+    /// the protocol, are left out.
     pub(super) fn build(&mut self, instances: &InstanceSet) -> Selector<Client> {
         let mut addresses = HashMap::new();
         let kept: Vec<Instance> = instances
@@ -34,11 +36,12 @@ impl Rebuild {
             .iter()
             .filter(|i| self.filters.iter().all(|f| f.keep(i)))
             .filter(|i| {
-                let Some(address) = i.address(protocol::THRIFT) else {
+                let Some(address) = i.address(&self.protocol) else {
                     tracing::debug!(
                         service = %self.service,
                         id = %i.id,
-                        "instance skipped: no thrift address"
+                        protocol = %self.protocol,
+                        "instance skipped: no address for the protocol"
                     );
                     return false;
                 };
