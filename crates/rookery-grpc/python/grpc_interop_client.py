@@ -5,12 +5,16 @@ Used by rookery's cross-language tests against a rookery server.
 
     grpc_interop_client.py --gen-dir DIR --port PORT [--host HOST] [--cases a,b,...]
                            [--proto-dir PROTO_DIR] [--timeout SECS]
+                           [--tls-ca CA_PEM [--server-host-override NAME]]
 
 DIR holds the code `python -m grpc_tools.protoc` wrote for `test.proto`, `messages.proto`
 and `empty.proto` (`test_pb2.py`, `test_pb2_grpc.py`, ...); with `--proto-dir` (the folder
 holding those three files) the client writes it there first. Without `--cases` it runs every
 standard case (STANDARD_CASES below); `health_check`, `reflection_list` and
 `client_compressed_unary` run only when named.
+
+With `--tls-ca` the channel is TLS, the server's certificate verified against the PEM
+certificates in CA_PEM, for the name NAME when given (else HOST).
 
 Prints `ok CASE` for each case that passed, `FAIL CASE: why` for each that did not, and
 exits 1 if any failed (0 otherwise).
@@ -99,7 +103,12 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--cases", default=",".join(STANDARD_CASES))
     p.add_argument("--timeout", type=float, default=10.0, help="deadline of each call")
+    p.add_argument("--tls-ca", help="connect over TLS, trusting the PEM certificates in this file")
+    p.add_argument("--server-host-override",
+                   help="with --tls-ca: the name the server's certificate is checked for")
     args = p.parse_args()
+    if args.server_host_override and not args.tls_ca:
+        p.error("--server-host-override needs --tls-ca")
     cases = [c for c in args.cases.split(",") if c]
     unknown = [c for c in cases if c not in STANDARD_CASES + EXTRA_CASES]
     if unknown:
@@ -116,7 +125,16 @@ def main():
     import test_pb2_grpc
 
     timeout = args.timeout
-    channel = grpc.insecure_channel(f"{args.host}:{args.port}")
+    target = f"{args.host}:{args.port}"
+    if args.tls_ca:
+        with open(args.tls_ca, "rb") as f:
+            credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+        options = []
+        if args.server_host_override:
+            options.append(("grpc.ssl_target_name_override", args.server_host_override))
+        channel = grpc.secure_channel(target, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(target)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     except grpc.FutureTimeoutError:

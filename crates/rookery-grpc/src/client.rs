@@ -3,6 +3,7 @@
 use std::{
     fmt,
     future::Future,
+    net::SocketAddr,
     pin::Pin,
     task::{Context as TaskContext, Poll},
     time::{Duration, Instant},
@@ -13,7 +14,7 @@ use futures_core::Stream;
 use http::{
     HeaderMap, HeaderValue, Request, StatusCode, Uri,
     header::{CONTENT_TYPE, TE, USER_AGENT},
-    uri::Authority,
+    uri::{Authority, Scheme},
 };
 use hyper::{body::Incoming, client::conn::http2::SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,6 +23,7 @@ use rookery_codec::protobuf::rpc::{
 };
 use rookery_core::{Context, Service, Status};
 use tokio::{
+    io::{AsyncRead, AsyncWrite},
     net::{TcpStream, ToSocketAddrs},
     sync::oneshot,
     time::Sleep,
@@ -63,6 +65,7 @@ const USER_AGENT_VALUE: &str = concat!("rookery-grpc/", env!("CARGO_PKG_VERSION"
 #[derive(Clone)]
 pub struct GrpcClient {
     send: SendRequest<GrpcBody>,
+    scheme: Scheme,
     authority: Authority,
     max_receive_message_size: usize,
     max_send_message_size: usize,
@@ -87,6 +90,8 @@ pub struct ClientBuilder {
     send_compressed: Option<Compression>,
     keepalive_interval: Option<Duration>,
     keepalive_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ClientTlsConfig>,
 }
 
 impl Default for ClientBuilder {
@@ -98,6 +103,8 @@ impl Default for ClientBuilder {
             send_compressed: None,
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -140,7 +147,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Connects to `addr` over HTTP/2 cleartext (prior knowledge).
+    /// Connects over TLS (feature `tls`), as `config` says, with HTTP/2 agreed by ALPN: a
+    /// server that does not agree to `h2` is refused, and a handshake that fails (a server
+    /// certificate that does not verify, say) fails the connection with `UNAVAILABLE`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::ClientTlsConfig) -> ClientBuilder {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Connects to `addr`: over HTTP/2 cleartext (prior knowledge), or over TLS when
+    /// [`tls`](Self::tls) was set.
     pub async fn connect(self, addr: impl ToSocketAddrs) -> Result<GrpcClient, Status> {
         let stream = TcpStream::connect(addr)
             .await
@@ -149,15 +166,43 @@ impl ClientBuilder {
         let peer = stream
             .peer_addr()
             .map_err(|e| Status::from(e).with_unsent())?;
-        let authority = Authority::try_from(peer.to_string())
-            .map_err(|e| Status::internal(format!("authority {peer}: {e}")).with_unsent())?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let stream = crate::tls::connect(tls, stream, peer)
+                .await
+                .map_err(Status::with_unsent)?;
+            // The name the server was checked for, as HTTP's authority too.
+            let authority = tls
+                .configured_server_name()
+                .and_then(|name| Authority::try_from(format!("{name}:{}", peer.port())).ok());
+            return self.handshake(stream, peer, Scheme::HTTPS, authority).await;
+        }
+        self.handshake(stream, peer, Scheme::HTTP, None).await
+    }
+
+    /// The HTTP/2 handshake over `io`, connected to `peer`.
+    async fn handshake<I>(
+        self,
+        io: I,
+        peer: SocketAddr,
+        scheme: Scheme,
+        authority: Option<Authority>,
+    ) -> Result<GrpcClient, Status>
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let authority = match authority {
+            Some(authority) => authority,
+            None => Authority::try_from(peer.to_string())
+                .map_err(|e| Status::internal(format!("authority {peer}: {e}")).with_unsent())?,
+        };
         let (send, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .max_header_list_size(self.max_header_list_size)
             .keep_alive_interval(self.keepalive_interval)
             .keep_alive_timeout(self.keepalive_timeout)
             .keep_alive_while_idle(true)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| status_of(&e).with_unsent())?;
         tokio::spawn(async move {
@@ -167,6 +212,7 @@ impl ClientBuilder {
         });
         Ok(GrpcClient {
             send,
+            scheme,
             authority,
             max_receive_message_size: self.max_receive_message_size,
             max_send_message_size: self.max_send_message_size,
@@ -205,7 +251,7 @@ impl GrpcClient {
         body: GrpcBody,
     ) -> Result<Request<GrpcBody>, Status> {
         let uri = Uri::builder()
-            .scheme("http")
+            .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(method.path)
             .build()

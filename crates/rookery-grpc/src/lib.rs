@@ -42,7 +42,8 @@
 //! HTTP/2, with CORS) on the same port when the server is built with
 //! [`ServerBuilder::grpc_web`]; see [`web`].
 //!
-//! Not yet: TLS, health and reflection.
+//! With the feature `tls`, both sides speak TLS (rustls, ALPN `h2`), and a server may require
+//! client certificates; see the `tls` module.
 
 mod body;
 mod client;
@@ -62,6 +63,8 @@ pub mod health;
 pub mod interop;
 #[cfg(feature = "reflection")]
 pub mod reflection;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use body::GrpcBody;
 pub use client::{ClientBuilder, GrpcClient};

@@ -1,5 +1,5 @@
-//! The server: generated Protobuf services served over HTTP/2 cleartext (prior knowledge) on
-//! a TCP listener.
+//! The server: generated Protobuf services served over HTTP/2 cleartext (prior knowledge), or
+//! over TLS (feature `tls`), on a TCP listener.
 
 use std::{
     collections::HashMap,
@@ -24,7 +24,13 @@ use rookery_codec::protobuf::rpc::{
     ServiceDescriptor, Streaming,
 };
 use rookery_core::{BoxService, Context, FastStr, Service, Status};
-use tokio::{net::TcpListener, sync::watch, task::JoinSet};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinSet,
+    time::Instant as Deadline,
+};
 
 use crate::{
     body::GrpcBody,
@@ -64,6 +70,8 @@ pub struct Server {
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     handshake_timeout: Duration,
     web: Option<Arc<WebServer>>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Acceptor>,
 }
 
 impl fmt::Debug for Server {
@@ -102,6 +110,8 @@ pub struct ServerBuilder {
     keepalive_timeout: Duration,
     max_pending_accept_reset_streams: Option<usize>,
     max_local_error_reset_streams: Option<usize>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Server {
@@ -121,6 +131,8 @@ impl Server {
             keepalive_timeout: Duration::from_secs(20),
             max_pending_accept_reset_streams: Some(20),
             max_local_error_reset_streams: Some(1024),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -175,26 +187,69 @@ impl Server {
 
     async fn connection(
         self,
-        stream: tokio::net::TcpStream,
+        stream: TcpStream,
         peer: SocketAddr,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
     ) {
+        // A client that connects and never finishes its handshake (TLS's, then the HTTP/2
+        // preface) costs its socket for this long.
+        let deadline = Deadline::now().checked_add(self.handshake_timeout);
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &self.tls {
+            let mut shutdown = shutdown;
+            let handshake = before(deadline, crate::tls::accept(acceptor, stream));
+            let accepted = tokio::select! {
+                accepted = handshake => accepted,
+                _ = shutdown.wait_for(|&stop| stop) => return,
+            };
+            return match accepted {
+                Some(Ok((stream, extensions))) => {
+                    self.serve_connection(stream, peer, extensions, deadline, shutdown)
+                        .await
+                }
+                Some(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed; closing"),
+                None => tracing::debug!(%peer, "no TLS handshake in time; closing"),
+            };
+        }
+        self.serve_connection(stream, peer, http::Extensions::new(), deadline, shutdown)
+            .await
+    }
+
+    /// Serves HTTP/2 (and HTTP/1.1 for gRPC-Web) on a connection whose TLS handshake, if any,
+    /// is done, its requests carrying `extensions` (what TLS told of the client).
+    async fn serve_connection<I>(
+        self,
+        stream: I,
+        peer: SocketAddr,
+        extensions: http::Extensions,
+        deadline: Option<Deadline>,
+        mut shutdown: watch::Receiver<bool>,
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         if let Some(web) = &self.web {
-            let (http2, timeout) = (&self.http2, self.handshake_timeout);
+            let http2 = &self.http2;
             return web
-                .serve_connection(http2, timeout, self.router, stream, peer, shutdown)
+                .serve_connection(
+                    http2,
+                    deadline,
+                    self.router,
+                    stream,
+                    peer,
+                    extensions,
+                    shutdown,
+                )
                 .await;
         }
-        // A client that connects and never speaks HTTP/2 costs its socket for this long.
-        let preface = tokio::time::timeout(self.handshake_timeout, preface::read(stream));
+        let preface = before(deadline, preface::read(stream));
         let stream = tokio::select! {
             read = preface => match read {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
+                Some(Ok(stream)) => stream,
+                Some(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "no HTTP/2 preface; closing");
                     return;
                 }
-                Err(_) => {
+                None => {
                     tracing::debug!(%peer, "no HTTP/2 preface in time; closing");
                     return;
                 }
@@ -202,8 +257,11 @@ impl Server {
             _ = shutdown.wait_for(|&stop| stop) => return,
         };
         let router = self.router;
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let router = router.clone();
+            if !extensions.is_empty() {
+                req.extensions_mut().extend(extensions.clone());
+            }
             async move { Ok::<_, Infallible>(router.handle(req, Some(peer)).await) }
         });
         let conn = self.http2.serve_connection(TokioIo::new(stream), service);
@@ -218,6 +276,14 @@ impl Server {
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection closed");
         }
+    }
+}
+
+/// `f`'s output, or `None` if `deadline` passes first (never, without one).
+pub(crate) async fn before<F: Future>(deadline: Option<Deadline>, f: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, f).await.ok(),
+        None => Some(f.await),
     }
 }
 
@@ -279,7 +345,8 @@ impl ServerBuilder {
     }
 
     /// How long a client has, once connected, to send the HTTP/2 connection preface (10 s
-    /// unless set); one that sends nothing, or something else, is disconnected.
+    /// unless set), its TLS handshake included when the server has TLS; one that sends
+    /// nothing, or something else, is disconnected.
     pub fn handshake_timeout(mut self, timeout: Duration) -> ServerBuilder {
         self.handshake_timeout = timeout;
         self
@@ -317,6 +384,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves over TLS (feature `tls`) only: clients must complete a TLS handshake within
+    /// the [handshake timeout](Self::handshake_timeout) (then send the HTTP/2 preface within
+    /// what is left of it), and agree by ALPN to `h2` (or `http/1.1`, for gRPC-Web when the
+    /// server [serves it](Self::grpc_web)). A client that speaks cleartext is disconnected.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> ServerBuilder {
+        self.tls = Some(config);
+        self
+    }
+
     /// The server.
     pub fn build(self) -> Server {
         let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -332,6 +409,14 @@ impl ServerBuilder {
             router: self.router,
             http2,
             handshake_timeout: self.handshake_timeout,
+            #[cfg(feature = "tls")]
+            tls: self.tls.map(|tls| {
+                use crate::tls::{ALPN_H2, ALPN_HTTP1};
+                match self.web {
+                    Some(_) => tls.acceptor(&[ALPN_H2, ALPN_HTTP1]),
+                    None => tls.acceptor(&[ALPN_H2]),
+                }
+            }),
             web: self
                 .web
                 .map(|cors| Arc::new(WebServer::new(cors, self.max_header_list_size))),
@@ -465,6 +550,10 @@ impl Router {
         callee.method = FastStr::from_static_str(method.name);
         if let Some(peer) = peer {
             cx.caller_mut().address = Some(FastStr::from_string(peer.to_string()));
+        }
+        #[cfg(feature = "tls")]
+        if let Some(certificates) = parts.extensions.get::<crate::tls::PeerCertificates>() {
+            cx.extensions_mut().insert(certificates.clone());
         }
         let trailers = Trailers::new();
         cx.extensions_mut().insert(trailers.clone());

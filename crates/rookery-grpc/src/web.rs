@@ -23,9 +23,7 @@ mod cors;
 mod request;
 mod sniff;
 
-use std::{
-    convert::Infallible, fmt, net::SocketAddr, pin::Pin, sync::Arc, task::Poll, time::Duration,
-};
+use std::{convert::Infallible, fmt, net::SocketAddr, pin::Pin, sync::Arc, task::Poll};
 
 use bytes::Bytes;
 use http::{
@@ -40,7 +38,11 @@ use hyper::{
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rookery_codec::protobuf::rpc::MethodKind;
 use rookery_core::Status;
-use tokio::{net::TcpStream, sync::watch};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::watch,
+    time::Instant,
+};
 
 pub use body::WebBody;
 pub use cors::Cors;
@@ -293,28 +295,32 @@ impl WebServer {
     }
 
     /// Serves one connection until it closes, HTTP/2 with `http2` or HTTP/1.1 as its first
-    /// bytes say, which must come within `handshake_timeout`; on `shutdown`, lets the calls
-    /// in flight finish and closes it.
-    pub(crate) async fn serve_connection(
+    /// bytes say, which must come before `deadline`; its requests carry `extensions`; on
+    /// `shutdown`, lets the calls in flight finish and closes it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn serve_connection<I>(
         &self,
         http2: &http2::Builder<TokioExecutor>,
-        handshake_timeout: Duration,
+        deadline: Option<Instant>,
         router: Router,
-        stream: TcpStream,
+        stream: I,
         peer: SocketAddr,
+        extensions: http::Extensions,
         mut shutdown: watch::Receiver<bool>,
-    ) {
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let sniffed = tokio::select! {
-            sniffed = tokio::time::timeout(handshake_timeout, sniff(stream)) => sniffed,
+            sniffed = crate::server::before(deadline, sniff(stream)) => sniffed,
             _ = shutdown.wait_for(|&stop| stop) => return,
         };
         let (http, stream) = match sniffed {
-            Ok(Ok(sniffed)) => sniffed,
-            Ok(Err(e)) => {
+            Some(Ok(sniffed)) => sniffed,
+            Some(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "closed before a request");
                 return;
             }
-            Err(_) => {
+            None => {
                 tracing::debug!(%peer, "no request in time; closing");
                 return;
             }
@@ -323,8 +329,11 @@ impl WebServer {
             router,
             cors: Arc::clone(&self.cors),
         };
-        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let web = web.clone();
+            if !extensions.is_empty() {
+                req.extensions_mut().extend(extensions.clone());
+            }
             async move { Ok::<_, Infallible>(web.dispatch(req, Some(peer)).await) }
         });
         let io = TokioIo::new(stream);
