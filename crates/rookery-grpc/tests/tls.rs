@@ -379,6 +379,118 @@ async fn a_tls_client_against_a_cleartext_server_fails_unavailable() {
     assert_eq!(err.code(), Code::Unavailable, "{err}");
 }
 
+/// A client that connects and never finishes the TLS handshake, or finishes it and sends no
+/// HTTP/2 preface, is dropped after the handshake timeout.
+#[tokio::test]
+async fn a_client_that_stalls_its_handshake_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let pki = Pki::new("rookery test CA");
+    let server = start_server(
+        Server::builder()
+            .tls(pki.server_tls())
+            .handshake_timeout(Duration::from_millis(300))
+            .build(),
+        Seen::default(),
+    )
+    .await;
+
+    // Silent: not a byte of TLS.
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = within(10, "the silent client dropped", silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // TLS done, then silence: no HTTP/2 preface.
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates({
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = first_certificate(&pki.ca_pem);
+        roots.add(ca).unwrap();
+        roots
+    })
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tls.flush().await.unwrap();
+    let read = within(
+        10,
+        "the client without a preface dropped",
+        tls.read(&mut buf),
+    )
+    .await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}
+
+/// The DER of the first certificate of a PEM.
+fn first_certificate(pem: &str) -> rustls::pki_types::CertificateDer<'static> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+}
+
+/// With gRPC-Web on, ALPN offers `http/1.1` beside `h2`, and a browser's gRPC-Web request
+/// over HTTP/1.1 in TLS is answered.
+#[tokio::test]
+async fn grpc_web_over_tls_with_http1_by_alpn() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let pki = Pki::new("rookery test CA");
+    let seen = Seen::default();
+    let service = Identified {
+        inner: TestServiceServer::new(InteropService::new()),
+        seen: Arc::clone(&seen),
+    };
+    let server = start_server(
+        Server::builder()
+            .tls(pki.server_tls())
+            .grpc_web(rookery_grpc::web::Cors::any_origin())
+            .add_service(TestServiceServer::<InteropService>::SERVICE, service)
+            .build(),
+        seen,
+    )
+    .await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(first_certificate(&pki.ca_pem)).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    // EmptyCall with an empty message: one frame, flag 0, length 0.
+    let request = "POST /grpc.testing.TestService/EmptyCall HTTP/1.1\r\nhost: localhost\r\n\
+                   content-type: application/grpc-web+proto\r\nx-grpc-web: 1\r\n\
+                   content-length: 5\r\nconnection: close\r\n\r\n";
+    tls.write_all(request.as_bytes()).await.unwrap();
+    tls.write_all(&[0, 0, 0, 0, 0]).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut response = Vec::new();
+    within(10, "the gRPC-Web answer", async {
+        // The server closes as asked; a TLS close_notify may or may not come first.
+        let _ = tls.read_to_end(&mut response).await;
+    })
+    .await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("grpc-status: 0"), "{response}");
+    assert_eq!(server.seen.lock().unwrap().len(), 1);
+}
+
 /// PEMs without what they should hold are errors, not panics.
 #[test]
 fn bad_pems_are_errors() {
