@@ -1,16 +1,15 @@
 //! Whether a server is serving, as its built-in health checks report it: the Thrift
 //! `rookery.Health` service (`ping`, `check`) and HTTP `GET /health`, `/health/live`,
-//! `/health/ready`, all on the server's one port.
+//! `/health/ready`, all on the server's one port. Others follow its changes with
+//! [`Health::subscribe`] (the facade's gRPC health service does).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU8, Ordering},
-};
+use std::sync::Arc;
 
 use rookery_codec::{
     DecodeError, DecodeErrorKind,
     thrift::{ProtocolRead, ProtocolWrite, TType, ThriftDecode, ThriftEncode},
 };
+use tokio::sync::watch;
 
 /// The IDL name of the built-in health service. Calls name it (`rookery.Health:ping`, or the
 /// `isn` header) to reach it whatever services the server has.
@@ -39,10 +38,11 @@ impl HealthState {
 }
 
 /// A server's health, shared by the server and whoever else decides it (a service that is not
-/// ready until it has registered, say). Clones share the state.
+/// ready until it has registered, say), and followed by whoever reports it elsewhere
+/// ([`subscribe`](Health::subscribe)). Clones share the state.
 #[derive(Clone, Debug)]
 pub struct Health {
-    state: Arc<AtomicU8>,
+    state: Arc<watch::Sender<HealthState>>,
 }
 
 impl Default for Health {
@@ -55,32 +55,34 @@ impl Health {
     /// A health that starts as [`HealthState::Starting`].
     pub fn new() -> Health {
         Health {
-            state: Arc::new(AtomicU8::new(0)),
+            state: Arc::new(watch::Sender::new(HealthState::Starting)),
         }
     }
 
     /// The state now.
     pub fn get(&self) -> HealthState {
-        match self.state.load(Ordering::Acquire) {
-            0 => HealthState::Starting,
-            1 => HealthState::Serving,
-            _ => HealthState::Draining,
-        }
+        *self.state.borrow()
     }
 
-    /// Sets the state.
+    /// Sets the state; those subscribed are told when it changes.
     pub fn set(&self, state: HealthState) {
-        let n = match state {
-            HealthState::Starting => 0,
-            HealthState::Serving => 1,
-            HealthState::Draining => 2,
-        };
-        self.state.store(n, Ordering::Release);
+        self.state.send_if_modified(|now| {
+            let changed = *now != state;
+            *now = state;
+            changed
+        });
     }
 
     /// Whether the server takes calls.
     pub fn is_ready(&self) -> bool {
         self.get() == HealthState::Serving
+    }
+
+    /// A receiver of the state: it holds the state now, and
+    /// [`changed`](watch::Receiver::changed) resolves at each change. It ends (with an error)
+    /// once every clone of this health is gone.
+    pub fn subscribe(&self) -> watch::Receiver<HealthState> {
+        self.state.subscribe()
     }
 }
 
@@ -138,5 +140,30 @@ impl ThriftDecode for StringResult {
         r.read_struct_end();
         out.map(StringResult)
             .ok_or_else(|| DecodeError::new(DecodeErrorKind::InvalidData, "result has no value"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn subscribers_see_each_change_once() {
+        let health = Health::new();
+        let mut rx = health.subscribe();
+        assert_eq!(*rx.borrow_and_update(), HealthState::Starting);
+        health.set(HealthState::Serving);
+        rx.changed().await.unwrap();
+        assert_eq!(*rx.borrow_and_update(), HealthState::Serving);
+        // Setting the same state again is no change.
+        health.set(HealthState::Serving);
+        assert!(!rx.has_changed().unwrap());
+        let clone = health.clone();
+        clone.set(HealthState::Draining);
+        rx.changed().await.unwrap();
+        assert_eq!(*rx.borrow(), HealthState::Draining);
+        assert!(!health.is_ready());
+        drop((health, clone));
+        assert!(rx.changed().await.is_err());
     }
 }

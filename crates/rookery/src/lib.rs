@@ -32,6 +32,8 @@
 mod codegen_protobuf;
 mod error;
 #[cfg(feature = "grpc")]
+mod grpc_health;
+#[cfg(feature = "grpc")]
 mod grpc_server;
 #[cfg(feature = "protobuf")]
 mod kitex_protobuf;

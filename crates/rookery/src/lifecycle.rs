@@ -10,7 +10,7 @@ use std::{
 };
 
 use rookery_registry::{Instance, Registration, Registry, protocol};
-use rookery_transport::{Address, Health, NamedService, Router, Server, ServerHandle};
+use rookery_transport::{Address, Health, HealthState, NamedService, Router, Server, ServerHandle};
 
 use crate::Error;
 
@@ -81,6 +81,8 @@ pub struct ServiceBuilder {
     grpc: Option<rookery_grpc::Router>,
     #[cfg(feature = "grpc")]
     protobuf: crate::kitex_protobuf::ProtobufRoutes,
+    #[cfg(feature = "grpc")]
+    grpc_options: crate::grpc_server::GrpcOptions,
 }
 
 impl std::fmt::Debug for ServiceBuilder {
@@ -271,6 +273,36 @@ impl ServiceBuilder {
         let router = self.grpc.take().unwrap_or_default();
         self.grpc = Some(router.add_service(descriptor, Arc::clone(&service)));
         self.protobuf.add(descriptor, service);
+        if !self.grpc_options.names.contains(&descriptor.name) {
+            self.grpc_options.names.push(descriptor.name);
+        }
+        self
+    }
+
+    /// Gives server reflection the descriptors of served services: the
+    /// `FILE_DESCRIPTOR_SET` of the module `rookery-build` generated them in (an encoded
+    /// `google.protobuf.FileDescriptorSet`). Without it, reflection still lists the services
+    /// served with [`serve_grpc`](Self::serve_grpc) but cannot describe them. A set that does
+    /// not decode fails [`build`](Self::build).
+    ///
+    /// Every service that serves gRPC also serves the standard health service,
+    /// `grpc.health.v1.Health`, answering for `""` (the whole service) and for each service
+    /// served with `serve_grpc` by its full name, from the same lifecycle as the Thrift and
+    /// HTTP health checks: `NOT_SERVING` until it has registered and listens, `SERVING` while
+    /// it serves, and `NOT_SERVING` for good once it stops (`Watch` streams see it, before the
+    /// connections are sent their GOAWAY). Server reflection (v1 and v1alpha) is served too,
+    /// unless turned off with [`reflection`](Self::reflection).
+    #[cfg(feature = "grpc")]
+    pub fn reflect(mut self, file_descriptor_set: &'static [u8]) -> Self {
+        self.grpc_options.descriptor_sets.push(file_descriptor_set);
+        self
+    }
+
+    /// Whether server reflection (`grpc.reflection.v1.ServerReflection` and `v1alpha`) is
+    /// served beside gRPC services (on by default; see [`reflect`](Self::reflect)).
+    #[cfg(feature = "grpc")]
+    pub fn reflection(mut self, on: bool) -> Self {
+        self.grpc_options.reflection = on;
         self
     }
 
@@ -371,8 +403,14 @@ impl ServiceBuilder {
         #[allow(unused_mut)]
         let mut server = self.server;
         #[cfg(feature = "grpc")]
+        let mut grpc_health = None;
+        #[cfg(feature = "grpc")]
         if let Some(router) = self.grpc {
-            server = server.http_handler(crate::grpc_server::handler(router));
+            let names = self.grpc_options.names.clone();
+            let prepared = self.grpc_options.prepare(router)?;
+            server =
+                server.http_handler(crate::grpc_server::handler(prepared.router, prepared.web));
+            grpc_health = Some((prepared.health, names));
         }
         #[cfg(feature = "grpc")]
         if !self.protobuf.is_empty() {
@@ -394,6 +432,8 @@ impl ServiceBuilder {
             identity: self.identity,
             health,
             protocols,
+            #[cfg(feature = "grpc")]
+            grpc_health,
         })
     }
 }
@@ -411,6 +451,9 @@ pub struct Service {
     health: Health,
     /// The protocols registered, each at the listening address.
     protocols: Vec<&'static str>,
+    /// The gRPC health service's reporter, and the names it answers for beside `""`.
+    #[cfg(feature = "grpc")]
+    grpc_health: Option<(rookery_grpc::health::HealthReporter, Vec<&'static str>)>,
 }
 
 impl std::fmt::Debug for Service {
@@ -437,6 +480,8 @@ impl Service {
             grpc: None,
             #[cfg(feature = "grpc")]
             protobuf: Default::default(),
+            #[cfg(feature = "grpc")]
+            grpc_options: Default::default(),
         }
     }
 
@@ -471,6 +516,8 @@ impl Service {
             identity,
             health,
             protocols,
+            #[cfg(feature = "grpc")]
+            grpc_health,
         } = self;
         run_hooks(
             "before start",
@@ -499,6 +546,8 @@ impl Service {
             health,
             registration: None,
             instance: None,
+            #[cfg(feature = "grpc")]
+            grpc_health: None,
             before_stop: std::mem::take(&mut hooks.before_stop),
             after_stop: std::mem::take(&mut hooks.after_stop),
         };
@@ -516,6 +565,13 @@ impl Service {
                     return Err(e);
                 }
             }
+        }
+        // Registered and listening: the gRPC health service follows the service's health
+        // from here on (SERVING now, NOT_SERVING once it drains).
+        #[cfg(feature = "grpc")]
+        if let Some((reporter, names)) = grpc_health {
+            running.grpc_health =
+                Some(crate::grpc_health::follow(&running.health, reporter, names));
         }
         if let Err(e) = run_hooks("after start", hooks.after_start, &running.info).await {
             tracing::error!(error = %e, "stopping: a start hook failed");
@@ -570,6 +626,9 @@ pub struct RunningService {
     health: Health,
     registration: Option<Registration>,
     instance: Option<Instance>,
+    /// The task that reports the health over gRPC.
+    #[cfg(feature = "grpc")]
+    grpc_health: Option<tokio::task::JoinHandle<()>>,
     before_stop: Vec<Hook>,
     after_stop: Vec<Hook>,
 }
@@ -613,6 +672,14 @@ impl RunningService {
                 // The registration will expire with its TTL.
                 tracing::warn!(error = %e, "deregistering failed; the entry expires with its TTL");
             }
+        }
+        // The drain begins: health checks say so first, and gRPC `Watch` streams are sent
+        // their last status before the connections get their GOAWAY.
+        self.health.set(HealthState::Draining);
+        #[cfg(feature = "grpc")]
+        if let Some(follower) = self.grpc_health.take() {
+            // The reporter bounds its wait for slow watchers; this bounds the rest.
+            let _ = tokio::time::timeout(Duration::from_secs(3), follower).await;
         }
         self.handle.stop().await;
         tracing::info!(service = %self.info.name, "stopped");
