@@ -109,6 +109,12 @@ pub(crate) fn handler(router: Router, web: Option<Cors>) -> impl HttpHandler {
                     .handle(req, peer)
                     .await
                     .map(|body| -> HttpBody { body.map_err(Into::into).boxed_unsync() }),
+                _ if req.version() < http::Version::HTTP_2 && is_grpc(&req) => {
+                    // gRPC needs HTTP/2's trailers.
+                    let mut response = http::Response::new(HttpBody::default());
+                    *response.status_mut() = http::StatusCode::HTTP_VERSION_NOT_SUPPORTED;
+                    response
+                }
                 _ => router
                     .handle(req, peer)
                     .await
@@ -116,4 +122,19 @@ pub(crate) fn handler(router: Router, web: Option<Cors>) -> impl HttpHandler {
             }
         }
     }
+}
+
+/// Whether `req` says it is gRPC (`application/grpc`, `application/grpc+proto`...), not
+/// gRPC-Web.
+fn is_grpc<B>(req: &http::Request<B>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|t| {
+            let t = t.as_bytes();
+            t.get(..16)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc"))
+                && !t
+                    .get(..20)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc-web"))
+        })
 }

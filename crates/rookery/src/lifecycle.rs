@@ -298,6 +298,17 @@ impl ServiceBuilder {
         self
     }
 
+    /// Serves gRPC-Web on the service's port too, for the pages `cors` allows: HTTP/1.1 (or
+    /// HTTP/2) requests with a gRPC-Web content type (`application/grpc-web`,
+    /// `application/grpc-web-text`, with `+proto` or not), and CORS preflights (`OPTIONS`),
+    /// are answered as the gRPC calls they carry, by the same services (unary and server
+    /// streaming; see [`rookery_grpc::web`]). The HTTP health checks stay the server's own.
+    #[cfg(feature = "grpc")]
+    pub fn grpc_web(mut self, cors: rookery_grpc::web::Cors) -> Self {
+        self.grpc_options.web = Some(cors);
+        self
+    }
+
     /// Whether server reflection (`grpc.reflection.v1.ServerReflection` and `v1alpha`) is
     /// served beside gRPC services (on by default; see [`reflect`](Self::reflect)).
     #[cfg(feature = "grpc")]
