@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rookery_codec::protobuf::rpc::{
     MethodDescriptor, ProtoRequest, ProtoResponse, ProtoStreamRequest, Streaming,
 };
-use rookery_core::{Context, Service, Status};
+use rookery_core::{Context, Metadata, Service, Status};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpStream, ToSocketAddrs},
@@ -35,8 +35,8 @@ use crate::{
     error::status_of,
     frame::{Decoder, too_large},
     metadata::{
-        CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT, Trailers,
-        code_of_http_status, format_timeout, read_metadata, read_status, write_metadata,
+        CONTENT_TYPE_GRPC, GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GRPC_TIMEOUT, ResponseHeaders,
+        Trailers, code_of_http_status, format_timeout, read_metadata, read_status, write_metadata,
     },
     server::DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
 };
@@ -53,15 +53,19 @@ const USER_AGENT_VALUE: &str = concat!("rookery-grpc/", env!("CARGO_PKG_VERSION"
 ///
 /// The context's deadline goes out as `grpc-timeout` and is enforced here too; its metadata
 /// goes out as headers (binary values base64-encoded under `-bin` keys). The response
-/// headers' metadata comes back in [`Context::response_metadata`], and the trailing metadata
-/// in a [`Trailers`] the caller put in the context's extensions. A failed call's status (code,
-/// message, details) is the call's error, or for a streaming call the last item of its
-/// response stream. Dropping a call, or its response stream, cancels it (`RST_STREAM`).
+/// headers' metadata comes back in a [`ResponseHeaders`] the caller put in the context's
+/// extensions (and, for unary and server-streaming calls, in [`Context::response_metadata`]
+/// too), and the trailing metadata in a [`Trailers`] put there the same way. A failed call's
+/// status (code, message, details) is the call's error, or for a streaming call the last item
+/// of its response stream. Dropping a call, or its response stream, cancels it (`RST_STREAM`).
 ///
-/// A streaming call returns when the response headers arrive, as the Protobuf contract says,
-/// and its request stream is sent meanwhile. A server may hold its headers until it has a
-/// request (grpcio does, until its handler yields), so for a client-fed bidirectional call put
-/// the first request in the stream before awaiting the call.
+/// As the Protobuf contract says, a client-streaming or bidirectional call returns at once
+/// with its response stream, its request stream being sent meanwhile; the response headers
+/// are awaited when that stream is first polled, and a failure before them is its first item.
+/// A server may hold its headers until it has a request (grpcio does, until its handler
+/// yields), so a caller may await the call and only then feed its first request. Unary and
+/// server-streaming calls, whose requests are all sent with the call, return when the
+/// response headers arrive.
 #[derive(Clone)]
 pub struct GrpcClient {
     send: SendRequest<GrpcBody>,
@@ -282,56 +286,75 @@ impl GrpcClient {
         Ok(request)
     }
 
-    /// Sends the request and waits for the response headers.
-    async fn start(
-        &self,
-        cx: &mut Context,
-        request: Request<GrpcBody>,
-        trailers: Option<&Trailers>,
-    ) -> Result<Started, Status> {
+    /// Sends the request, once the connection can take it, and returns what waits for the
+    /// response headers. The request (and its stream of messages) goes out without waiting.
+    async fn send(&self, request: Request<GrpcBody>) -> Result<PendingResponse, Status> {
         let mut send = self.send.clone();
         std::future::poll_fn(|task| send.poll_ready(task))
             .await
             .map_err(|e| status_of(&e).with_unsent())?;
-        let response = send
-            .send_request(request)
-            .await
-            .map_err(|e| status_of(&e))?;
-        let (parts, body) = response.into_parts();
-        if let Some(status) = read_status(&parts.headers) {
-            // Trailers-only: the headers are the trailers.
-            record_trailers(&parts.headers, trailers);
-            return if status.code() == rookery_core::Code::Ok {
-                Ok(Started::Ended)
-            } else {
-                Err(status)
-            };
-        }
-        if parts.status != StatusCode::OK {
-            return Err(Status::new(
-                code_of_http_status(parts.status),
-                format!("the server answered HTTP status {}", parts.status),
-            ));
-        }
-        let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
-        if !content_type.is_some_and(|t| t.starts_with(CONTENT_TYPE_GRPC.as_bytes())) {
-            return Err(Status::unknown(format!(
-                "the response's content type is {content_type:?}, not gRPC"
-            )));
-        }
-        let compression =
-            compression::of_header(parts.headers.get(GRPC_ENCODING)).map_err(|name| {
-                Status::internal(format!(
-                    "the response is compressed with {name:?}, which this client does not speak"
-                ))
-            })?;
-        read_metadata(&parts.headers, cx.response_metadata_mut());
-        Ok(Started::Messages(Decoder::new(
-            body,
-            self.max_receive_message_size,
-            compression,
-        )))
+        let response = send.send_request(request);
+        Ok(Box::pin(async move {
+            response.await.map_err(|e| status_of(&e))
+        }))
     }
+}
+
+/// The response of a request sent, before its headers have arrived.
+type PendingResponse =
+    Pin<Box<dyn Future<Output = Result<http::Response<Incoming>, Status>> + Send + 'static>>;
+
+/// Reads the response headers: how the response began, its headers' metadata recorded in
+/// `response_metadata` and `headers` (when given), and the trailers of a trailers-only
+/// response in `trailers`.
+fn begin(
+    response: http::Response<Incoming>,
+    max_receive_message_size: usize,
+    response_metadata: Option<&mut Metadata>,
+    headers: Option<&ResponseHeaders>,
+    trailers: Option<&Trailers>,
+) -> Result<Started, Status> {
+    let (parts, body) = response.into_parts();
+    if let Some(status) = read_status(&parts.headers) {
+        // Trailers-only: the headers are the trailers.
+        record_trailers(&parts.headers, trailers);
+        if let Some(headers) = headers {
+            headers.record(&HeaderMap::new());
+        }
+        return if status.code() == rookery_core::Code::Ok {
+            Ok(Started::Ended)
+        } else {
+            Err(status)
+        };
+    }
+    if parts.status != StatusCode::OK {
+        return Err(Status::new(
+            code_of_http_status(parts.status),
+            format!("the server answered HTTP status {}", parts.status),
+        ));
+    }
+    let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+    if !content_type.is_some_and(|t| t.starts_with(CONTENT_TYPE_GRPC.as_bytes())) {
+        return Err(Status::unknown(format!(
+            "the response's content type is {content_type:?}, not gRPC"
+        )));
+    }
+    let compression = compression::of_header(parts.headers.get(GRPC_ENCODING)).map_err(|name| {
+        Status::internal(format!(
+            "the response is compressed with {name:?}, which this client does not speak"
+        ))
+    })?;
+    if let Some(metadata) = response_metadata {
+        read_metadata(&parts.headers, metadata);
+    }
+    if let Some(headers) = headers {
+        headers.record(&parts.headers);
+    }
+    Ok(Started::Messages(Decoder::new(
+        body,
+        max_receive_message_size,
+        compression,
+    )))
 }
 
 /// The status in the trailers that ended `decoder`'s body, with its metadata recorded.
@@ -384,8 +407,18 @@ impl Service<ProtoRequest> for GrpcClient {
         let request = self.request(cx, req.method, GrpcBody::request_once(req.body))?;
         let trailers = Trailers::of(cx);
         let deadline = cx.deadline();
+        let headers = ResponseHeaders::of(cx);
+        let max_receive = self.max_receive_message_size;
         let call = async {
-            let mut decoder = match self.start(cx, request, trailers.as_ref()).await? {
+            let response = self.send(request).await?.await?;
+            let started = begin(
+                response,
+                max_receive,
+                Some(cx.response_metadata_mut()),
+                headers.as_ref(),
+                trailers.as_ref(),
+            )?;
+            let mut decoder = match started {
                 Started::Messages(decoder) => decoder,
                 Started::Ended => return Err(Status::internal("the response has no message")),
             };
@@ -407,6 +440,12 @@ impl Service<ProtoRequest> for GrpcClient {
 impl Service<ProtoStreamRequest> for GrpcClient {
     type Response = Streaming<Bytes>;
 
+    /// Sends the call. A unary or server-streaming call returns when the response headers
+    /// arrive (they fill the context's response metadata); a client-streaming or
+    /// bidirectional call returns at once, its headers awaited when the response stream is
+    /// first polled (see [`ResponseHeaders`]). Either way the call fails only for what
+    /// stopped it before the server was reached or answered; what comes later is an `Err`
+    /// item of the stream.
     async fn call(
         &self,
         cx: &mut Context,
@@ -422,23 +461,58 @@ impl Service<ProtoStreamRequest> for GrpcClient {
         );
         let request = self.request(cx, req.method, body)?;
         let trailers = Trailers::of(cx);
+        let headers = ResponseHeaders::of(cx);
         let deadline = cx.deadline();
-        let started = with_deadline(deadline, self.start(cx, request, trailers.as_ref())).await?;
-        match started {
+        let mut stream = ResponseStream {
+            phase: Phase::Done,
+            max_receive_message_size: self.max_receive_message_size,
+            headers,
+            trailers,
+            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
+            _listening: Some(listening),
+        };
+        if req.method.kind.client_streams() {
+            // The server may say nothing until it has requests, which the caller may send
+            // only once it has the response stream: return it now.
+            stream.phase = Phase::Starting(self.send(request).await?);
+            return Ok(Streaming::new(stream));
+        }
+        let start = async {
+            let response = self.send(request).await?.await?;
+            begin(
+                response,
+                stream.max_receive_message_size,
+                Some(cx.response_metadata_mut()),
+                stream.headers.as_ref(),
+                stream.trailers.as_ref(),
+            )
+        };
+        match with_deadline(deadline, start).await? {
             Started::Ended => Ok(Streaming::empty()),
-            Started::Messages(decoder) => Ok(Streaming::new(ResponseStream {
-                decoder: Some(decoder),
-                trailers,
-                deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into()))),
-                _listening: Some(listening),
-            })),
+            Started::Messages(decoder) => {
+                stream.phase = Phase::Reading(decoder);
+                Ok(Streaming::new(stream))
+            }
         }
     }
 }
 
-/// The messages of a streaming call's response, then its status.
+/// Where a streaming call's response is.
+enum Phase {
+    /// The request is sent; the response headers are awaited.
+    Starting(PendingResponse),
+    /// The headers are in; messages are read.
+    Reading(Decoder<Incoming>),
+    /// The status has been yielded (or the call ended well).
+    Done,
+}
+
+/// The messages of a streaming call's response, then its status; the response headers first,
+/// when the call returned before them.
 struct ResponseStream {
-    decoder: Option<Decoder<Incoming>>,
+    phase: Phase,
+    max_receive_message_size: usize,
+    headers: Option<ResponseHeaders>,
     trailers: Option<Trailers>,
     deadline: Option<Pin<Box<Sleep>>>,
     _listening: Option<oneshot::Sender<()>>,
@@ -446,7 +520,7 @@ struct ResponseStream {
 
 impl ResponseStream {
     fn end(&mut self, result: Result<(), Status>) -> Poll<Option<Result<Bytes, Status>>> {
-        self.decoder = None;
+        self.phase = Phase::Done;
         self.deadline = None;
         self._listening = None;
         Poll::Ready(result.err().map(Err))
@@ -458,7 +532,7 @@ impl Stream for ResponseStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.decoder.is_none() {
+        if matches!(this.phase, Phase::Done) {
             return Poll::Ready(None);
         }
         if let Some(sleep) = &mut this.deadline
@@ -466,7 +540,26 @@ impl Stream for ResponseStream {
         {
             return this.end(Err(deadline_passed()));
         }
-        let Some(decoder) = &mut this.decoder else {
+        if let Phase::Starting(response) = &mut this.phase {
+            let response = match response.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(status)) => return this.end(Err(status)),
+                Poll::Ready(Ok(response)) => response,
+            };
+            let started = begin(
+                response,
+                this.max_receive_message_size,
+                None,
+                this.headers.as_ref(),
+                this.trailers.as_ref(),
+            );
+            match started {
+                Ok(Started::Messages(decoder)) => this.phase = Phase::Reading(decoder),
+                Ok(Started::Ended) => return this.end(Ok(())),
+                Err(status) => return this.end(Err(status)),
+            }
+        }
+        let Phase::Reading(decoder) = &mut this.phase else {
             return Poll::Ready(None);
         };
         match decoder.poll_message(cx) {

@@ -27,8 +27,8 @@
 //! percent-encoded `grpc-message`, `grpc-status-details-bin`), or in the headers alone when a
 //! call fails before its first message (trailers-only); metadata as headers, binary values
 //! base64-encoded under keys ending in `-bin`, held in the call's
-//! [`Context`](rookery_core::Context) (response headers in its response metadata, trailers in
-//! a [`Trailers`] in its extensions); the deadline as `grpc-timeout`, enforced on both sides.
+//! [`Context`](rookery_core::Context) (response headers in its response metadata or a
+//! [`ResponseHeaders`] in its extensions, trailers in a [`Trailers`] there); the deadline as `grpc-timeout`, enforced on both sides.
 //! Messages larger than the receive limit (4 MiB unless set) fail their call with
 //! `RESOURCE_EXHAUSTED`, and the connection carries on. Messages compressed with gzip or zstd
 //! ([`Compression`], features `gzip` and `zstd`, on by default) are received both ways, their
@@ -69,5 +69,7 @@ pub mod tls;
 pub use body::GrpcBody;
 pub use client::{ClientBuilder, GrpcClient};
 pub use compression::Compression;
-pub use metadata::{Trailers, format_timeout, parse_timeout, percent_decode, percent_encode};
+pub use metadata::{
+    ResponseHeaders, Trailers, format_timeout, parse_timeout, percent_decode, percent_encode,
+};
 pub use server::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server, ServerBuilder};

@@ -88,6 +88,58 @@ impl Trailers {
     }
 }
 
+/// The metadata of a call's response headers, as a client received them: gRPC's initial
+/// metadata, reachable after the call has returned.
+///
+/// A client-streaming or bidirectional call returns at once with its response stream (a
+/// server may send no headers until it has a request, grpcio's until its handler yields a
+/// response), so its response headers arrive while the stream is read, after the call has
+/// given back the context. Put one of these in the context's extensions before the call, and
+/// the client fills it when the headers arrive: by the time the response stream has yielded
+/// its first item (or, for a client-streaming call, the call has answered), [`get`](Self::get)
+/// has them. A response with no headers of its own (trailers-only, a failure before the
+/// headers) leaves it empty but arrived, unless the call failed before any answer came.
+///
+/// Unary and server-streaming calls return once their headers are in, so they fill the
+/// context's [`Context::response_metadata`] as well as this handle, if there is one.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseHeaders {
+    inner: Arc<Mutex<Option<Metadata>>>,
+}
+
+impl ResponseHeaders {
+    /// A handle with nothing arrived yet.
+    pub fn new() -> ResponseHeaders {
+        ResponseHeaders::default()
+    }
+
+    /// The handle in `cx`'s extensions, if any.
+    pub fn of(cx: &Context) -> Option<ResponseHeaders> {
+        cx.extensions().get::<ResponseHeaders>().cloned()
+    }
+
+    /// A copy of the headers' metadata, or `None` before they have arrived.
+    pub fn get(&self) -> Option<Metadata> {
+        self.lock().clone()
+    }
+
+    /// Whether the response headers have arrived.
+    pub fn has_arrived(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    /// Records the metadata of `headers` as the response headers.
+    pub(crate) fn record(&self, headers: &HeaderMap) {
+        let mut metadata = Metadata::new();
+        read_metadata(headers, &mut metadata);
+        *self.lock() = Some(metadata);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Metadata>> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Whether `name` is one gRPC or HTTP/2 reserves, never custom metadata.
 fn is_reserved(name: &str) -> bool {
     name.starts_with("grpc-")

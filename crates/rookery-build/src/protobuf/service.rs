@@ -348,7 +348,18 @@ impl FileContext<'_> {
                 "impl<S: {c}::Service<{c}::ProtoStreamRequest, Response = {c}::Streaming<{c}::Bytes>>> {client}<S> {{"
             ));
             for m in streaming {
-                code.doc(self.comment(&m.path));
+                let comment = self.comment(&m.path);
+                code.doc(comment);
+                if m.kind == Kind::BidiStreaming {
+                    if comment.is_some() {
+                        code.line("///");
+                    }
+                    code.line(
+                        "/// Returns the response stream at once, without waiting for the server, which may send \
+                         nothing until it has a request: `requests` may be fed after the call returns.",
+                    );
+                    code.line("/// A failure, before the first response or after, is the stream's last item.");
+                }
                 let (arg, out, messages) = match m.kind {
                     Kind::ServerStreaming => (
                         format!("request: {}", m.request),

@@ -14,10 +14,28 @@
 //! - **streaming** (all four kinds): `Service<ProtoStreamRequest, Response = Streaming<Bytes>>`.
 //!   A request carries the method and the stream of encoded request messages (exactly one for
 //!   unary and server-streaming methods); the response is the stream of encoded response
-//!   messages (exactly one for unary and client-streaming methods). The call returns once the
-//!   response stream can be read (for gRPC, when the response headers arrive); a failure
-//!   before that is the call's `Err`, a failure later is an `Err` item of the stream, after
-//!   which the stream ends.
+//!   messages (exactly one for unary and client-streaming methods). When the call returns
+//!   depends on who feeds the requests:
+//!   - **client-streaming and bidirectional** calls return at once with the response stream,
+//!     without waiting for the server: many servers (grpcio's among them) send nothing, not
+//!     even response headers, until their handler has a request or a response, and the
+//!     caller may feed its first request only once it has the stream. The client transport
+//!     awaits the response headers when the stream is first polled; a failure before them is
+//!     the stream's first `Err` item (for a client-streaming call, the error of its one
+//!     response). The call's own `Err` is kept for what stopped it before anything was sent.
+//!     The headers' metadata, arriving after the call has given the
+//!     [`Context`](rookery_core::Context) back, is reached through a shared handle the
+//!     caller puts in the context's extensions (rookery-grpc's `ResponseHeaders`).
+//!   - **unary and server-streaming** calls, whose one request goes with the call, may
+//!     return once the response stream can be read (for gRPC, when the response headers
+//!     arrive, filling the context's response metadata); a failure before that is the call's
+//!     `Err`.
+//!
+//!   A failure after the call has returned is an `Err` item of the stream, after which the
+//!   stream ends. A server (a generated `XServer`) returns when its handler does, which is
+//!   what a server transport needs to choose between response headers and a trailers-only
+//!   answer; calling one in process, a caller of a bidirectional method whose handler waits
+//!   for a request before it returns must feed that request before awaiting the call.
 //!
 //! A server transport finds the method from the request path with
 //! [`ServiceDescriptor::method_by_path`], and answers `UNIMPLEMENTED` itself for a path no

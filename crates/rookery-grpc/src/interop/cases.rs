@@ -20,7 +20,7 @@ use super::{
     },
     service::{ECHO_INITIAL, ECHO_TRAILING_BIN, payload},
 };
-use crate::{GrpcClient, Trailers};
+use crate::{GrpcClient, ResponseHeaders, Trailers};
 
 /// The interop cases this crate runs, by the names the interop spec gives them.
 pub const CASES: &[&str] = &[
@@ -228,16 +228,13 @@ async fn ping_pong(client: &Client) -> Result<(), CaseError> {
         tx.send(duplex_request(response_size, payload_size)?)
             .map_err(|_| CaseError("the request stream closed".into()))
     };
-    // The first request goes before the call is awaited: a server may hold its response
-    // headers until it has a request (grpcio does), and the call returns with them.
-    send(pairs[0])?;
+    // The call returns before the server has answered anything (a server may hold its
+    // response headers until it has a request, as grpcio does), so it is awaited first.
     let mut responses = client
         .full_duplex_call(&mut Context::new(), requests)
         .await?;
     for (i, (response_size, _)) in pairs.into_iter().enumerate() {
-        if i > 0 {
-            send(pairs[i])?;
-        }
+        send(pairs[i])?;
         let what = format!("response {i}");
         let response = next(&mut responses, &what).await?;
         check_payload(response.payload.as_ref(), response_size as usize, &what)?;
@@ -253,19 +250,26 @@ async fn empty_stream(client: &Client) -> Result<(), CaseError> {
     check_end(&mut responses).await
 }
 
-fn metadata_context() -> (Context, Trailers) {
+fn metadata_context() -> (Context, ResponseHeaders, Trailers) {
     let mut cx = Context::new();
     cx.metadata_mut()
         .insert(ECHO_INITIAL, "test_initial_metadata_value");
     cx.metadata_mut()
         .insert_bin(ECHO_TRAILING_BIN, Bytes::from_static(&[0xab, 0xab, 0xab]));
+    let headers = ResponseHeaders::new();
+    cx.extensions_mut().insert(headers.clone());
     let trailers = Trailers::new();
     cx.extensions_mut().insert(trailers.clone());
-    (cx, trailers)
+    (cx, headers, trailers)
 }
 
-fn check_echoed(cx: &Context, trailers: &Trailers, what: &str) -> Result<(), CaseError> {
-    let initial = cx.response_metadata().get(ECHO_INITIAL);
+fn check_echoed(
+    headers: &ResponseHeaders,
+    trailers: &Trailers,
+    what: &str,
+) -> Result<(), CaseError> {
+    let initial = headers.get();
+    let initial = initial.as_ref().and_then(|m| m.get(ECHO_INITIAL));
     check!(
         initial == Some("test_initial_metadata_value"),
         "{what}: initial metadata {initial:?}"
@@ -280,7 +284,7 @@ fn check_echoed(cx: &Context, trailers: &Trailers, what: &str) -> Result<(), Cas
 }
 
 async fn custom_metadata(client: &Client) -> Result<(), CaseError> {
-    let (mut cx, trailers) = metadata_context();
+    let (mut cx, headers, trailers) = metadata_context();
     let request = SimpleRequest {
         response_size: 314_159,
         payload: payload_of(271_828)?,
@@ -288,15 +292,22 @@ async fn custom_metadata(client: &Client) -> Result<(), CaseError> {
     };
     let reply = client.unary_call(&mut cx, request).await?;
     check_payload(reply.payload.as_ref(), 314_159, "the unary response")?;
-    check_echoed(&cx, &trailers, "unary")?;
+    check_echoed(&headers, &trailers, "unary")?;
+    // A unary call returns with its headers, so they are in the context too.
+    let initial = cx.response_metadata().get(ECHO_INITIAL);
+    check!(
+        initial == Some("test_initial_metadata_value"),
+        "unary: initial metadata in the context {initial:?}"
+    );
 
-    let (mut cx, trailers) = metadata_context();
+    // A full-duplex call returns before its headers: they are in the handle alone.
+    let (mut cx, headers, trailers) = metadata_context();
     let requests = Streaming::iter([Ok(duplex_request(314_159, 271_828)?)]);
     let mut responses = client.full_duplex_call(&mut cx, requests).await?;
     let response = next(&mut responses, "the streamed response").await?;
     check_payload(response.payload.as_ref(), 314_159, "the streamed response")?;
     check_end(&mut responses).await?;
-    check_echoed(&cx, &trailers, "full duplex")
+    check_echoed(&headers, &trailers, "full duplex")
 }
 
 fn check_status(err: &Status, code: Code, message: &str, what: &str) -> Result<(), CaseError> {
@@ -407,12 +418,11 @@ async fn cancel_after_begin(client: &Client) -> Result<(), CaseError> {
 /// Gets the first response of a full-duplex call, then drops the call (rookery's cancel).
 async fn cancel_after_first_response(client: &Client) -> Result<(), CaseError> {
     let (tx, requests) = request_channel();
-    // Sent before the call is awaited, as in ping_pong.
-    tx.send(duplex_request(31_415, 27_182)?)
-        .map_err(|_| CaseError("the request stream closed".into()))?;
     let mut responses = client
         .full_duplex_call(&mut Context::new(), requests)
         .await?;
+    tx.send(duplex_request(31_415, 27_182)?)
+        .map_err(|_| CaseError("the request stream closed".into()))?;
     let response: StreamingOutputCallResponse = next(&mut responses, "the response").await?;
     check_payload(response.payload.as_ref(), 31_415, "the response")?;
     drop(responses);
