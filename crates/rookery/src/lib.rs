@@ -12,7 +12,8 @@
 //!   and pooled clients, a server that detects what each connection speaks;
 //! - [`registry`]: service registry and discovery (embedded, static, etcd);
 //! - [`balance`]: load balancing over the instances a registry knows;
-//! - `grpc` (feature `grpc`): gRPC over HTTP/2, served on the same port as Thrift.
+//! - `grpc` (feature `grpc`): gRPC over HTTP/2, served on the same port as Thrift, and
+//!   called by name through `BalancedGrpcClient` (`grpc_connect`).
 //!
 //! ```no_run
 //! use rookery::{Router, Service};
@@ -32,6 +33,8 @@
 mod codegen_protobuf;
 mod error;
 #[cfg(feature = "grpc")]
+mod grpc_client;
+#[cfg(feature = "grpc")]
 mod grpc_health;
 #[cfg(feature = "grpc")]
 mod grpc_server;
@@ -50,6 +53,8 @@ pub use rookery_registry as registry;
 pub use rookery_transport as transport;
 
 pub use error::Error;
+#[cfg(feature = "grpc")]
+pub use grpc_client::{BalancedGrpcClient, BalancedGrpcClientBuilder, grpc_connect};
 #[cfg(feature = "protobuf")]
 pub use kitex_protobuf::ProtobufClient;
 pub use lifecycle::{Hook, RunningService, Service, ServiceBuilder, ServiceInfo};
