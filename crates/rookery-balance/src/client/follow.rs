@@ -67,14 +67,18 @@ impl Rebuild {
         self.set = self.set.update(kept);
         let mut clients = HashMap::with_capacity(self.set.len());
         for e in self.set.endpoints() {
+            // The address called is the protocol's, which `Endpoint::address` (the native
+            // one) is not when the protocol is another: compare and keep that one, or every
+            // new set would replace the client of an instance whose two addresses differ.
+            let called = e.instance().address(&self.protocol).unwrap_or_default();
             let reused = self
                 .clients
                 .remove(e.id())
-                .filter(|(address, _)| address == &**e.address());
+                .filter(|(address, _)| address == called);
             let entry = reused.unwrap_or_else(|| {
                 let address = addresses[e.id()].clone();
                 let client = self.template.clone().address(address).build();
-                (e.address().to_string(), client)
+                (called.to_string(), client)
             });
             clients.insert(e.id().to_string(), entry);
         }
@@ -122,5 +126,49 @@ pub(super) async fn follow(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{net::SocketAddr, time::Duration};
+
+    use rookery_registry::{Discover, Query, Registry, embedded::Embedded, protocol};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_client_kept_is_the_one_at_the_protocols_address() {
+        let registry = Embedded::new();
+        let mut instance = Instance::new("svc", "1.0.0".parse().expect("a version"))
+            .with_address(protocol::THRIFT, "127.0.0.1:1")
+            .with_address("grpc", "127.0.0.1:2");
+        instance.id = "a".into();
+        let _lease = registry
+            .register(&instance, Duration::from_secs(30))
+            .await
+            .expect("register");
+        let watch = registry.watch(&Query::service("svc")).await.expect("watch");
+        let mut rebuild = Rebuild {
+            service: FastStr::from_static_str("svc"),
+            protocol: "grpc".to_string(),
+            balance: Balance::default(),
+            filters: Vec::new(),
+            region: None,
+            template: Client::builder(SocketAddr::from(([127, 0, 0, 1], 0)).into()),
+            set: EndpointSet::default(),
+            clients: HashMap::new(),
+        };
+        let _ = rebuild.build(&watch.current());
+        assert_eq!(rebuild.clients["a"].0, "127.0.0.1:2");
+        // The same set again: the client is kept (before, its recorded address was the
+        // native one, unequal to the protocol's, and it was made anew each time).
+        let first = rebuild.clients["a"].1.clone();
+        let _ = rebuild.build(&watch.current());
+        assert_eq!(rebuild.clients["a"].0, "127.0.0.1:2");
+        assert!(
+            rebuild.clients["a"].1.same_connections(&first),
+            "the instance's client was replaced"
+        );
     }
 }

@@ -216,6 +216,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// Whether `self` and `other` share their connections (one is a clone of the other).
+    pub fn same_connections(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// A builder for a client of `addr`: TTHeader, binary, one multiplexed connection, no
     /// call time-out, a 1 s connect time-out.
     pub fn builder(addr: Address) -> ClientBuilder {
