@@ -83,7 +83,9 @@ impl fmt::Debug for Server {
 }
 
 /// What a service must be to be served: a generated server (`XServer<H>`), or one wrapped in
-/// layers, answering both Protobuf contracts (unary, and streaming of every kind).
+/// layers, answering both Protobuf contracts (unary, and streaming of every kind): for
+/// instance `Observe<XServer<H>, O>`, which reports every call's open, messages and close to
+/// an observer ([`rookery_codec::protobuf::observe`]).
 pub trait GrpcService:
     Service<ProtoRequest, Response = ProtoResponse>
     + Service<ProtoStreamRequest, Response = Streaming<Bytes>>

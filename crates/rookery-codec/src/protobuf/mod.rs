@@ -46,6 +46,7 @@
 mod decode;
 mod encode;
 mod message;
+pub mod observe;
 pub mod rpc;
 mod wire;
 #[rustfmt::skip]

@@ -41,6 +41,11 @@
 //! [`ServiceDescriptor::method_by_path`], and answers `UNIMPLEMENTED` itself for a path no
 //! registered service has. Metadata, deadline and peer identity travel in the
 //! [`Context`](rookery_core::Context), as for every rookery call.
+//!
+//! Layers wrap either contract on either side like any other service; one that needs to see
+//! a streaming call's messages and its end, not only its start, wraps the streams too, as
+//! [`Observe`](super::observe::Observe) does for any
+//! [`StreamObserver`](super::observe::StreamObserver).
 
 use std::{
     fmt,
