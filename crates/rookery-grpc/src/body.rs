@@ -196,7 +196,18 @@ impl Body for GrpcBody {
         let next = match (this.held.take(), &mut this.source) {
             (Some(held), _) => held,
             (None, Source::Nothing) => None,
-            (None, Source::Once(message)) => message.take().map(Ok),
+            (None, Source::Once(message)) => {
+                let message = message.take();
+                if message.is_some() && this.trailers.is_none() {
+                    // A request of one message: the body ends with it, so its DATA frame
+                    // carries END_STREAM (hyper reads `is_end_stream` after each frame)
+                    // instead of an empty DATA frame following it.
+                    this.done = true;
+                    this.deadline = None;
+                    this.cancel = None;
+                }
+                message.map(Ok)
+            }
             (None, Source::Stream(stream)) => ready!(stream.as_mut().poll_next(cx)),
         };
         match next {
@@ -315,6 +326,18 @@ mod tests {
 
     fn stream_of(items: Vec<Result<Bytes, Status>>) -> BoxStream<Bytes> {
         Streaming::iter(items).into_inner()
+    }
+
+    #[tokio::test]
+    async fn a_request_of_one_message_ends_with_its_data_frame() {
+        let mut body = GrpcBody::request_once(Bytes::from_static(b"hello"));
+        assert!(!body.is_end_stream(), "the message is still to be sent");
+        let frame = body.frame().await.expect("a frame").expect("not an error");
+        // The 5-byte prefix and the message, and then nothing: hyper sends END_STREAM on
+        // this DATA frame rather than an empty one after it.
+        assert_eq!(frame.into_data().expect("data").len(), 5 + 5);
+        assert!(body.is_end_stream());
+        assert!(body.frame().await.is_none());
     }
 
     #[tokio::test]
