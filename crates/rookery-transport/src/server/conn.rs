@@ -267,8 +267,10 @@ async fn serve_h2(stream: Stream, buf: BytesMut, shared: Arc<Shared>, peer: Opti
         return;
     }
     let _ = (stream, buf, shared);
+    // The peer as every other line about a connection names it, `peer="ADDR"`.
+    let peer = peer.map(|p| p.to_string());
     tracing::warn!(
-        ?peer,
+        peer = peer.as_deref().unwrap_or("unix"),
         "closing connection: HTTP/2 (gRPC?) on a server with no HTTP/2 handler"
     );
 }
