@@ -17,6 +17,7 @@
 
 mod common;
 
+use rookery_testkit::probe;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -46,19 +47,6 @@ struct Python {
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
-}
-
-/// Runs `cmd`, returning its stdout, or a message that names the missing tool.
-fn probe(cmd: &mut std::process::Command, missing: &str) -> Result<String, String> {
-    match cmd.output() {
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Ok(out) => Err(format!(
-            "{missing}\n(`{cmd:?}` exited with {}: {})",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("{missing}\n(`{cmd:?}` could not run: {e})")),
-    }
 }
 
 fn prepare() -> Result<Python, String> {

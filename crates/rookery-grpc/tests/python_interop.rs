@@ -6,6 +6,7 @@
 
 mod common;
 
+use rookery_testkit::probe;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -40,19 +41,6 @@ const GEN_PREFIX: &str = "rookery-grpc-python-";
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs `cmd`, returning its stdout, or a message that names what is missing.
-fn probe(cmd: &mut std::process::Command, missing: &str) -> Result<String, String> {
-    match cmd.output() {
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Ok(out) => Err(format!(
-            "{missing}\n(`{cmd:?}` exited with {}: {})",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("{missing}\n(`{cmd:?}` could not run: {e})")),
-    }
 }
 
 fn prepare() -> Result<Python, String> {

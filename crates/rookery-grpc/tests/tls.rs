@@ -6,6 +6,7 @@
 
 #![cfg(feature = "tls")]
 
+use rookery_testkit::probe;
 use std::{
     net::SocketAddr,
     path::Path,
@@ -511,19 +512,6 @@ fn bad_pems_are_errors() {
 
 // ---------------------------------------------------------------------------------------------
 // Python's grpcio over TLS.
-
-/// Runs `cmd`, returning its stdout, or a message that names what is missing.
-fn probe(cmd: &mut std::process::Command, missing: &str) -> Result<String, String> {
-    match cmd.output() {
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Ok(out) => Err(format!(
-            "{missing}\n(`{cmd:?}` exited with {}: {})",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("{missing}\n(`{cmd:?}` could not run: {e})")),
-    }
-}
 
 /// grpcio's client, trusting the test CA, runs unary and server-streaming cases against a
 /// rookery server over TLS, checking its certificate for `localhost`.

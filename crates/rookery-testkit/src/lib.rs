@@ -14,6 +14,7 @@
 //!   that can be paused and resumed ([`ChildProcess::pause`] sends `SIGSTOP`); with
 //!   [`rerun_test`], a `#[test]` of the same test binary runs as that child.
 //! - [`TempDir`]: a directory removed on drop.
+//! - [`probe`]: runs a tool a test needs, or says what is missing and how to skip.
 //! - [`logs`]: what the code under test logged through `tracing`, to wait for a reason.
 //!
 //! Everything here blocks the calling thread (no async runtime is assumed). From inside an
@@ -39,12 +40,14 @@ pub mod logs;
 mod net;
 mod process;
 mod tempdir;
+mod tool;
 
 pub use binary::{MissingBinary, find_binary};
 pub use etcd::{ETCD_BIN_ENV, EtcdServer, KeyValue, SKIP_ETCD_ENV};
 pub use net::{free_port, free_ports};
 pub use process::{ChildProcess, is_rerun, rerun_test, signal};
 pub use tempdir::TempDir;
+pub use tool::probe;
 
 /// Whether the environment variable `name` is set to something other than empty, `0` or
 /// `false`: how tests are told to skip what needs an engine the machine lacks.

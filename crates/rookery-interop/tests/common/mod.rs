@@ -3,6 +3,7 @@
 //! the Python client and server as child processes, and rookery clients of every kind.
 #![allow(dead_code)] // each test file uses its own subset
 
+use rookery_testkit::probe;
 use std::{
     future::Future,
     path::{Path, PathBuf},
@@ -60,19 +61,6 @@ pub(crate) struct Python {
 
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("python")
-}
-
-/// Runs `cmd`, returning its stdout, or a message that names the missing tool.
-fn probe(cmd: &mut std::process::Command, missing: &str) -> Result<String, String> {
-    match cmd.output() {
-        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
-        Ok(out) => Err(format!(
-            "{missing}\n(`{cmd:?}` exited with {}: {})",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Err(format!("{missing}\n(`{cmd:?}` could not run: {e})")),
-    }
 }
 
 fn prepare() -> Result<Python, String> {
