@@ -6,8 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile(&[
             "idl/all_types.thrift",
             "idl/services.thrift",
-            // Apache Thrift's cross-language test service, as the interop suite uses it.
-            "idl/ThriftTest.thrift",
+            // Apache Thrift's cross-language test service: the interop suite's own copy.
+            "../rookery-interop/idl/ThriftTest.thrift",
         ])?;
     Ok(())
 }
