@@ -30,6 +30,7 @@ pub struct Context {
     metadata: Metadata,
     response_metadata: Metadata,
     extensions: Extensions,
+    inherited: Extensions,
 }
 
 impl Context {
@@ -129,6 +130,50 @@ impl Context {
     pub fn extensions_mut(&mut self) -> &mut Extensions {
         &mut self.extensions
     }
+
+    /// Typed values that pass to every [`child`](Context::child) of this context: what a
+    /// downstream call made while handling this one must carry on (the trace it belongs to,
+    /// baggage). Layers put them here; they never travel on their own, a layer writes what
+    /// should go on the wire into the child's metadata.
+    pub fn inherited(&self) -> &Extensions {
+        &self.inherited
+    }
+
+    /// Values passed to every child, to change.
+    pub fn inherited_mut(&mut self) -> &mut Extensions {
+        &mut self.inherited
+    }
+
+    /// The context of a downstream call made while handling this call: it keeps what is left
+    /// of this call's deadline (a child can never outlive its parent) and the
+    /// [`inherited`](Context::inherited) values, and names this call's callee as its caller.
+    /// Everything else (metadata, callee, sequence id, extensions) starts empty: those belong
+    /// to one hop.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rookery_core::Context;
+    ///
+    /// let mut incoming = Context::new();
+    /// incoming.shorten_deadline(Duration::from_millis(300));
+    /// incoming.callee_mut().service = "orders".into();
+    /// let mut downstream = incoming.child();
+    /// downstream.shorten_deadline(Duration::from_secs(5)); // cannot extend the parent's
+    /// assert_eq!(downstream.deadline(), incoming.deadline());
+    /// assert_eq!(downstream.caller().service, "orders");
+    /// ```
+    pub fn child(&self) -> Context {
+        Context {
+            deadline: self.deadline,
+            caller: Endpoint {
+                service: self.callee.service.clone(),
+                method: self.callee.method.clone(),
+                address: None,
+            },
+            inherited: self.inherited.clone(),
+            ..Context::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -146,5 +191,27 @@ mod tests {
         cx.shorten_deadline(Duration::ZERO);
         assert!(cx.deadline().unwrap() <= first);
         assert_eq!(cx.remaining(), Some(Duration::ZERO));
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Trace(u64);
+
+    #[test]
+    fn a_child_keeps_the_deadline_and_inherited_values_and_nothing_of_one_hop() {
+        let mut parent = Context::new();
+        parent.shorten_deadline(Duration::from_millis(100));
+        parent.set_seq_id(7);
+        parent.metadata_mut().insert("k", "v");
+        parent.extensions_mut().insert(Trace(1));
+        parent.inherited_mut().insert(Trace(2));
+        parent.callee_mut().service = "b".into();
+        let child = parent.child();
+        assert_eq!(child.deadline(), parent.deadline());
+        assert_eq!(child.inherited().get::<Trace>(), Some(&Trace(2)));
+        assert_eq!(child.extensions().get::<Trace>(), None);
+        assert_eq!(child.metadata().get("k"), None);
+        assert_eq!(child.seq_id(), 0);
+        assert_eq!(child.caller().service, "b");
+        assert!(child.callee().service.is_empty());
     }
 }
