@@ -21,7 +21,10 @@ pub struct Endpoint {
 /// A client fills it before a call and the transport carries what belongs on the wire (metadata,
 /// the time left before the deadline, the caller's and callee's names); a server's transport
 /// fills it from what arrived before the handler runs. Layers read and write it on the way.
-#[derive(Debug, Default)]
+///
+/// A clone is the same call's context, for a layer that sends the call twice (a backup
+/// request); a downstream call made while handling this one takes a [`child`](Context::child).
+#[derive(Clone, Debug, Default)]
 pub struct Context {
     seq_id: i32,
     deadline: Option<Instant>,
