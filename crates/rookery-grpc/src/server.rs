@@ -489,6 +489,32 @@ impl Router {
         self
     }
 
+    /// Replaces each routed service by what `wrap` makes of it (the service's unary and
+    /// streaming sides, boxed): how layers are put around services registered before.
+    pub fn map_services<F>(mut self, mut wrap: F) -> Router
+    where
+        F: FnMut(
+            &'static ServiceDescriptor,
+            BoxService<ProtoRequest, ProtoResponse>,
+            BoxService<ProtoStreamRequest, Streaming<Bytes>>,
+        ) -> (
+            BoxService<ProtoRequest, ProtoResponse>,
+            BoxService<ProtoStreamRequest, Streaming<Bytes>>,
+        ),
+    {
+        let services = Arc::make_mut(&mut self.services);
+        for registered in services.values_mut() {
+            let (unary, streaming) = wrap(
+                registered.descriptor,
+                registered.unary.clone(),
+                registered.streaming.clone(),
+            );
+            registered.unary = unary;
+            registered.streaming = streaming;
+        }
+        self
+    }
+
     /// The kind of the method at `path`, if one is routed.
     pub(crate) fn method_kind(&self, path: &str) -> Option<MethodKind> {
         self.lookup(path).map(|(_, method)| method.kind)

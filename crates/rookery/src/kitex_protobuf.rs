@@ -48,6 +48,18 @@ impl ProtobufRoutes {
         }
     }
 
+    /// Replaces each service by what `wrap` makes of it (layers around it).
+    pub(crate) fn map_services(
+        &mut self,
+        mut wrap: impl FnMut(
+            BoxService<ProtoRequest, ProtoResponse>,
+        ) -> BoxService<ProtoRequest, ProtoResponse>,
+    ) {
+        for registered in Arc::make_mut(&mut self.services) {
+            registered.service = wrap(registered.service.clone());
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.services.is_empty()
     }

@@ -40,6 +40,7 @@ mod grpc_health;
 mod grpc_server;
 #[cfg(feature = "protobuf")]
 mod kitex_protobuf;
+mod layers;
 mod lifecycle;
 pub mod rpc;
 
@@ -49,6 +50,8 @@ pub use rookery_core as core;
 /// gRPC over HTTP/2 (feature `grpc`); [`ServiceBuilder::grpc`] serves it on a service's port.
 #[cfg(feature = "grpc")]
 pub use rookery_grpc as grpc;
+/// Governance layers: timeouts, retries, circuit breakers, limits, metrics, tracing, auth.
+pub use rookery_middleware as middleware;
 pub use rookery_registry as registry;
 pub use rookery_transport as transport;
 
@@ -57,6 +60,9 @@ pub use error::Error;
 pub use grpc_client::{BalancedGrpcClient, BalancedGrpcClientBuilder, grpc_connect};
 #[cfg(feature = "protobuf")]
 pub use kitex_protobuf::ProtobufClient;
+#[cfg(feature = "grpc")]
+pub use layers::GrpcServiceBox;
+pub use layers::{ServerLayer, ThriftService};
 pub use lifecycle::{Hook, RunningService, Service, ServiceBuilder, ServiceInfo};
 pub use rookery_balance::{Balance, BalancedClient};
 pub use rookery_codec::thrift::Protocol;

@@ -14,6 +14,22 @@ use rookery_transport::{Address, Health, HealthState, NamedService, Router, Serv
 
 use crate::Error;
 
+/// The streaming side of a service reached only by unary calls (Kitex Protobuf): never
+/// called, since those calls are unary.
+#[cfg(feature = "grpc")]
+fn unary_only() -> impl rookery_core::Service<
+    rookery_codec::protobuf::rpc::ProtoStreamRequest,
+    Response = rookery_codec::protobuf::rpc::Streaming<bytes::Bytes>,
+> {
+    rookery_core::service_fn(
+        |_: &mut rookery_core::Context, _: rookery_codec::protobuf::rpc::ProtoStreamRequest| async {
+            Err(rookery_core::Status::unimplemented(
+                "Kitex Protobuf carries unary calls only",
+            ))
+        },
+    )
+}
+
 /// Who a running service is: what hooks (registration, for one) are told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceInfo {
@@ -77,6 +93,7 @@ pub struct ServiceBuilder {
     hooks: Hooks,
     registry: RegistryChoice,
     identity: Identity,
+    layers: crate::layers::ServerLayers,
     #[cfg(feature = "grpc")]
     grpc: Option<rookery_grpc::Router>,
     #[cfg(feature = "grpc")]
@@ -237,6 +254,16 @@ impl ServiceBuilder {
     /// Serves a service (as generated from an IDL) beside the others.
     pub fn serve<S: NamedService>(mut self, service: S) -> Self {
         self.router = self.router.add_service(service);
+        self
+    }
+
+    /// Puts `layer` around every service this builder serves, on every protocol: Thrift,
+    /// and the Protobuf services reached over gRPC and Kitex Protobuf (not the health and
+    /// reflection services the builder adds itself). The first layer added is the outermost:
+    /// it sees each call first. Any layer of [`rookery_middleware`](crate::middleware) works
+    /// here.
+    pub fn layer<L: crate::layers::ServerLayer>(mut self, layer: L) -> Self {
+        self.layers.push(Arc::new(layer));
         self
     }
 
@@ -416,7 +443,13 @@ impl ServiceBuilder {
         #[cfg(feature = "grpc")]
         let mut grpc_health = None;
         #[cfg(feature = "grpc")]
-        if let Some(router) = self.grpc {
+        if let Some(mut router) = self.grpc {
+            if !self.layers.is_empty() {
+                router = router.map_services(|_, unary, streaming| {
+                    let boxed = crate::layers::GrpcServiceBox::from_parts(unary, streaming);
+                    self.layers.grpc(boxed).into_parts()
+                });
+            }
             let names = self.grpc_options.names.clone();
             let prepared = self.grpc_options.prepare(router)?;
             server =
@@ -425,7 +458,17 @@ impl ServiceBuilder {
         }
         #[cfg(feature = "grpc")]
         if !self.protobuf.is_empty() {
-            server = server.kitex_protobuf(self.protobuf);
+            let mut routes = self.protobuf;
+            if !self.layers.is_empty() {
+                routes.map_services(|unary| {
+                    let boxed = crate::layers::GrpcServiceBox::from_parts(
+                        unary,
+                        rookery_core::BoxService::new(unary_only()),
+                    );
+                    self.layers.grpc(boxed).into_parts().0
+                });
+            }
+            server = server.kitex_protobuf(routes);
         }
         Ok(Service {
             info: ServiceInfo {
@@ -437,7 +480,7 @@ impl ServiceBuilder {
             server: server
                 .service_name(self.name)
                 .health(health.clone())
-                .build(self.router),
+                .build(self.layers.thrift(self.router)),
             hooks: self.hooks,
             registry: self.registry,
             identity: self.identity,
@@ -455,7 +498,7 @@ impl ServiceBuilder {
 pub struct Service {
     info: ServiceInfo,
     semver: semver::Version,
-    server: Server<Router>,
+    server: Server<crate::layers::Routed>,
     hooks: Hooks,
     registry: RegistryChoice,
     identity: Identity,
@@ -487,6 +530,7 @@ impl Service {
             hooks: Hooks::default(),
             registry: RegistryChoice::FromEnv,
             identity: Identity::default(),
+            layers: Default::default(),
             #[cfg(feature = "grpc")]
             grpc: None,
             #[cfg(feature = "grpc")]
