@@ -31,6 +31,7 @@
 //! ```
 
 mod call;
+pub mod config;
 pub mod duration;
 pub mod testing;
 pub mod timeout;

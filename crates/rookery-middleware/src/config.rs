@@ -1,0 +1,252 @@
+//! Governance from a configuration file and the environment.
+//!
+//! One TOML file holds the settings of the client and server stacks, each layer a table;
+//! environment variables override single values, so a deployment can change a timeout
+//! without a new file:
+//!
+//! ```toml
+//! [client.timeout]
+//! default = "1s"
+//! methods."Bank.report" = "30s"
+//!
+//! [server.timeout]
+//! default = "5s"
+//! ```
+//!
+//! `ROOKERY__CLIENT__TIMEOUT__DEFAULT=250ms` sets `client.timeout.default` (`ROOKERY__`, then
+//! the path with `__` between keys; keys are lower-cased, except the method names under a
+//! `methods` table, kept as written). A value is read as TOML when it is one (`3`, `true`,
+//! `0.2`) and as a string otherwise (`250ms`). [`Config::from_env`] reads the file that
+//! `ROOKERY_CONFIG` names, if set, then the overrides.
+//!
+//! ```
+//! use rookery_middleware::config::Config;
+//!
+//! let config = Config::from_toml_with_env(
+//!     "[client.timeout]\ndefault = \"1s\"\n",
+//!     [("ROOKERY__CLIENT__TIMEOUT__DEFAULT", "250ms")],
+//! )
+//! .unwrap();
+//! let timeout = config.client.timeout.unwrap();
+//! assert_eq!(timeout.default, Some(std::time::Duration::from_millis(250)));
+//! ```
+
+use std::{fmt, path::Path};
+
+use serde::{Deserialize, Serialize};
+
+use crate::timeout::TimeoutConfig;
+
+/// The variable that names the configuration file.
+pub const CONFIG_FILE_ENV: &str = "ROOKERY_CONFIG";
+
+/// The prefix of variables that override single settings.
+pub const ENV_PREFIX: &str = "ROOKERY__";
+
+/// The settings of a process's client and server stacks. A layer whose table is absent is
+/// left out of the stack built from it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The layers of clients.
+    #[serde(default)]
+    pub client: ClientConfig,
+    /// The layers of servers.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The layers of a client stack.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Timeouts per method.
+    pub timeout: Option<TimeoutConfig>,
+}
+
+/// The layers of a server stack.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Timeouts per method (beside the deadline each caller sends).
+    pub timeout: Option<TimeoutConfig>,
+}
+
+/// Why a configuration could not be read: the file, the variable or the setting at fault.
+#[derive(Debug)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn error(message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// The settings of a TOML document.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(text, std::iter::empty::<(String, String)>())
+    }
+
+    /// The settings of a TOML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| error(format!("reading {}: {e}", path.display())))?;
+        Config::from_toml(&text).map_err(|e| error(format!("{}: {e}", path.display())))
+    }
+
+    /// The settings of the file `ROOKERY_CONFIG` names (none if unset), overridden by the
+    /// `ROOKERY__…` variables of this process.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let (text, origin) = match std::env::var_os(CONFIG_FILE_ENV) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    error(format!(
+                        "reading {} ({CONFIG_FILE_ENV}): {e}",
+                        Path::new(&path).display()
+                    ))
+                })?;
+                (text, Path::new(&path).display().to_string())
+            }
+            None => (String::new(), "the environment".to_string()),
+        };
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Config::from_toml_with_env(&text, vars).map_err(|e| error(format!("{origin}: {e}")))
+    }
+
+    /// The settings of a TOML document overridden by `vars` (those starting with
+    /// `ROOKERY__`; others are ignored).
+    pub fn from_toml_with_env<K, V>(
+        text: &str,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Config, ConfigError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut table: toml::Table = text.parse().map_err(|e| error(format!("{e}")))?;
+        let mut overrides: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| k.as_ref().starts_with(ENV_PREFIX))
+            .map(|(k, v)| (k.as_ref().to_string(), v.as_ref().to_string()))
+            .collect();
+        // Applied in a fixed order, so the outcome does not depend on the environment's.
+        overrides.sort();
+        for (name, value) in overrides {
+            apply(&mut table, &name, &value)?;
+        }
+        Config::deserialize(toml::Value::Table(table)).map_err(|e| error(format!("{e}")))
+    }
+}
+
+/// Sets the value the variable `name` names to `value`.
+fn apply(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<&str> = name[ENV_PREFIX.len()..].split("__").collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(error(format!("{name}: an empty key in the path")));
+    }
+    let mut keys = Vec::with_capacity(path.len());
+    for (i, key) in path.iter().enumerate() {
+        // Method names are kept as written; every other key is lower-cased.
+        let keep = i > 0 && path[i - 1].eq_ignore_ascii_case("methods");
+        keys.push(if keep {
+            key.to_string()
+        } else {
+            key.to_ascii_lowercase()
+        });
+    }
+    let (last, parents) = keys.split_last().expect("the path is not empty");
+    let mut here = table;
+    for key in parents {
+        let entry = here
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(error(format!("{name}: {key} is not a table"))),
+        };
+    }
+    here.insert(last.clone(), scalar(value));
+    Ok(())
+}
+
+/// A variable's value as TOML when it reads as a TOML value, else as a string.
+fn scalar(value: &str) -> toml::Value {
+    let doc = format!("v = {value}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(value.into())),
+        Err(_) => toml::Value::String(value.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_environment_overrides_the_file_and_keeps_method_names() {
+        let text = r#"
+            [client.timeout]
+            default = "1s"
+            methods."Bank.report" = "30s"
+        "#;
+        let config = Config::from_toml_with_env(
+            text,
+            [
+                ("ROOKERY__CLIENT__TIMEOUT__METHODS__Bank.get", "2s"),
+                ("ROOKERY__SERVER__TIMEOUT__DEFAULT", "5s"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .unwrap();
+        let client = config.client.timeout.unwrap();
+        assert_eq!(client.default, Some(Duration::from_secs(1)));
+        assert_eq!(client.methods["Bank.report"], Duration::from_secs(30));
+        assert_eq!(client.methods["Bank.get"], Duration::from_secs(2));
+        assert_eq!(
+            config.server.timeout.unwrap().default,
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_setting_at_fault() {
+        let typo = Config::from_toml("[client.timout]\ndefault = \"1s\"\n").unwrap_err();
+        assert!(typo.to_string().contains("timout"), "{typo}");
+        let bad = Config::from_toml_with_env("", [("ROOKERY__CLIENT__TIMEOUT__DEFAULT", "soon")])
+            .unwrap_err();
+        assert!(bad.to_string().contains("soon"), "{bad}");
+        let clash = Config::from_toml_with_env(
+            "[client]\ntimeout = 3\n",
+            [("ROOKERY__CLIENT__TIMEOUT__DEFAULT", "1s")],
+        )
+        .unwrap_err();
+        assert!(clash.to_string().contains("not a table"), "{clash}");
+        assert!(Config::from_toml("not toml [").is_err());
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_read_as_toml_when_they_are() {
+        assert_eq!(scalar("3"), toml::Value::Integer(3));
+        assert_eq!(scalar("true"), toml::Value::Boolean(true));
+        assert_eq!(scalar("0.2"), toml::Value::Float(0.2));
+        assert_eq!(scalar("250ms"), toml::Value::String("250ms".into()));
+    }
+}
