@@ -72,4 +72,7 @@ pub use compression::Compression;
 pub use metadata::{
     ResponseHeaders, Trailers, format_timeout, parse_timeout, percent_decode, percent_encode,
 };
-pub use server::{DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server, ServerBuilder};
+pub use server::{
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server,
+    ServerBuilder,
+};

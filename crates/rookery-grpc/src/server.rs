@@ -100,6 +100,14 @@ impl<S> GrpcService for S where
 {
 }
 
+/// The most calls one client connection may have open at once unless set otherwise.
+///
+/// gRPC clients multiplex every call on one connection: a client with a thousand calls in
+/// flight needs a thousand streams, and under a lower limit (hyper's 200) the rest queue in
+/// the client. grpc-go and tonic set no limit at all; this keeps one, so what a connection can
+/// hold stays bounded.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 4096;
+
 /// Builds a [`Server`].
 #[derive(Debug)]
 pub struct ServerBuilder {
@@ -118,14 +126,14 @@ pub struct ServerBuilder {
 
 impl Server {
     /// A builder with the defaults: 4 MiB received per message, no limit on messages sent,
-    /// 200 concurrent streams per connection, 16 KiB of header list, 10 s for a client's
+    /// 4096 concurrent streams per connection, 16 KiB of header list, 10 s for a client's
     /// preface, a keepalive ping every 2 hours answered within 20 s (gRPC's server defaults),
     /// and hyper's limits on reset streams (20 reset before they were served, 1024 reset for
     /// errors), past which the connection ends with a GOAWAY.
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             router: Router::new(),
-            max_concurrent_streams: Some(200),
+            max_concurrent_streams: Some(DEFAULT_MAX_CONCURRENT_STREAMS),
             max_header_list_size: 16 * 1024,
             web: None,
             handshake_timeout: Duration::from_secs(10),
@@ -333,7 +341,7 @@ impl ServerBuilder {
     }
 
     /// The most calls a client may have open at once on one connection (HTTP/2's
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS`; 200 unless set, `None` for no limit).
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`; 4096 unless set, `None` for no limit).
     pub fn max_concurrent_streams(mut self, streams: Option<u32>) -> ServerBuilder {
         self.max_concurrent_streams = streams;
         self

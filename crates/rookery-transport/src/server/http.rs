@@ -159,7 +159,9 @@ pub(super) async fn serve_h2(
     };
     let conn = hyper::server::conn::http2::Builder::new(executor)
         .timer(hyper_util::rt::TokioTimer::new())
-        .max_concurrent_streams(200)
+        // As rookery-grpc's server: room for clients that multiplex thousands of calls on
+        // one connection, and still a bound.
+        .max_concurrent_streams(4096)
         .max_header_list_size(16 * 1024)
         .serve_connection(io, service);
     tokio::pin!(conn);
