@@ -32,6 +32,40 @@
 //! Policies are per method ([`MethodMap`](crate::MethodMap)), in code or from a
 //! configuration file ([`RetryConfig`]).
 //!
+//! A client with retries is a stack: a timeout for the whole call outside, the retry layer,
+//! a timeout per attempt inside, and the balanced client at the bottom.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rookery_balance::BalancedClient;
+//! use rookery_core::Layer;
+//! use rookery_middleware::{
+//!     retry::{Backup, RetryLayer, RetryPolicy},
+//!     timeout::TimeoutLayer,
+//! };
+//! use rookery_registry::embedded::Embedded;
+//!
+//! # async fn build(registry: &Embedded) -> Result<(), Box<dyn std::error::Error>> {
+//! let balanced = BalancedClient::builder("bank").discover(registry).await?;
+//! let retries = RetryLayer::new().method(
+//!     "Bank.get",
+//!     RetryPolicy::new().idempotent().backup(Backup::percentile(99.0)),
+//! );
+//! let client = TimeoutLayer::new(Duration::from_secs(1)).layer(
+//!     retries.layer(TimeoutLayer::new(Duration::from_millis(250)).layer(balanced)),
+//! );
+//! // A generated Thrift client sends through it:
+//! // `BankClient::with_service(client, Protocol::Binary)`.
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The layer is generic over the request: the same value wraps a gRPC channel
+//! (`BalancedGrpcClient`, unary calls retried, streaming calls sent once).
+//!
+//! Against a scripted inner service:
+//!
 //! ```
 //! use rookery_core::{Context, Layer, Service, Status};
 //! use rookery_middleware::{retry::{RetryLayer, RetryPolicy}, testing};
