@@ -11,6 +11,8 @@
 //! - [`Filter`]s (a [`Query`](rookery_registry::Query) is one) and a preferred region.
 //! - [`BalancedClient`]: the [`Service`](rookery_core::Service) that puts it together over a
 //!   registry [`Watch`](rookery_registry::Watch), with one transport client per instance.
+//! - [`Tried`]: the instances a call's earlier attempts went to, which a retry layer keeps in
+//!   the call's context so that its next attempt goes elsewhere.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
@@ -66,6 +68,7 @@ mod key;
 mod rng;
 mod select;
 mod set;
+mod tried;
 
 pub use balance::{
     Balance, ConsistentHash, LeastRequest, P2cEwma, Picker, Random, Request, RoundRobin, Strategy,
@@ -81,3 +84,4 @@ pub use key::BalanceKey;
 pub use rng::Rng;
 pub use select::Selector;
 pub use set::EndpointSet;
+pub use tried::Tried;

@@ -1,7 +1,9 @@
 //! What users share across tasks is `Send` and `Sync`, and a balanced client's calls are
 //! `Send` futures (checked at compile time).
 
-use rookery_balance::{Balance, BalancedClient, Endpoint, EndpointSet, InFlight, Picker, Selector};
+use rookery_balance::{
+    Balance, BalancedClient, Endpoint, EndpointSet, InFlight, Picker, Selector, Tried,
+};
 use rookery_core::{Context, Service};
 use rookery_transport::{Client, ThriftRequest};
 
@@ -18,6 +20,7 @@ fn shared_types_are_send_and_sync() {
     send_sync::<InFlight>();
     send_sync::<Box<dyn Picker>>();
     send_sync::<Selector<Client>>();
+    send_sync::<Tried>();
 }
 
 #[allow(dead_code)]

@@ -9,6 +9,10 @@
 //! default = "1s"
 //! methods."Bank.report" = "30s"
 //!
+//! [client.retry]
+//! budget = { ratio = 0.2, min_per_second = 10, window = "10s" }
+//! methods."Bank.get" = { idempotent = true, backup = { percentile = 99 } }
+//!
 //! [server.timeout]
 //! default = "5s"
 //! ```
@@ -35,7 +39,7 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use crate::timeout::TimeoutConfig;
+use crate::{retry::RetryConfig, timeout::TimeoutConfig};
 
 /// The variable that names the configuration file.
 pub const CONFIG_FILE_ENV: &str = "ROOKERY_CONFIG";
@@ -62,6 +66,8 @@ pub struct Config {
 pub struct ClientConfig {
     /// Timeouts per method.
     pub timeout: Option<TimeoutConfig>,
+    /// Retries and backup requests: the budget, and policies per method.
+    pub retry: Option<RetryConfig>,
 }
 
 /// The layers of a server stack.
@@ -240,6 +246,34 @@ mod tests {
         assert!(clash.to_string().contains("not a table"), "{clash}");
         assert!(Config::from_toml("not toml [").is_err());
         assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn retries_read_from_the_file_and_the_environment() {
+        let text = r#"
+            [client.retry]
+            budget = { ratio = 0.2, min_per_second = 10, window = "10s" }
+            default = { max_attempts = 2, backoff = { base = "10ms", cap = "100ms" } }
+            methods."Bank.get" = { idempotent = true, backup = { percentile = 99, min = "5ms" } }
+        "#;
+        let config = Config::from_toml_with_env(
+            text,
+            [
+                ("ROOKERY__CLIENT__RETRY__BUDGET__RATIO", "0.1"),
+                (
+                    "ROOKERY__CLIENT__RETRY__METHODS__Bank.put__MAX_ATTEMPTS",
+                    "1",
+                ),
+            ],
+        )
+        .unwrap();
+        let retry = config.client.retry.unwrap();
+        assert_eq!(retry.budget.ratio, 0.1);
+        assert_eq!(retry.default.max_attempts, Some(2));
+        let get = &retry.methods["Bank.get"];
+        assert_eq!(get.backup.as_ref().unwrap().percentile, Some(99.0));
+        assert_eq!(retry.methods["Bank.put"].max_attempts, Some(1));
+        crate::retry::RetryLayer::from_config(&retry).unwrap();
     }
 
     #[test]

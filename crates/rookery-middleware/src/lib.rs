@@ -33,6 +33,7 @@
 mod call;
 pub mod config;
 pub mod duration;
+pub mod retry;
 pub mod testing;
 pub mod timeout;
 

@@ -18,7 +18,9 @@ use std::{
 use bytes::Bytes;
 use faststr::FastStr;
 use futures_core::Stream;
-use rookery_balance::{Balance, BalanceKey, Endpoint, EndpointSet, Filter, InFlight, Selector};
+use rookery_balance::{
+    Balance, BalanceKey, Endpoint, EndpointSet, Filter, InFlight, Selector, Tried,
+};
 use rookery_codec::protobuf::rpc::{ProtoRequest, ProtoResponse, ProtoStreamRequest, Streaming};
 use rookery_core::{Code, Context, Service, Status};
 use rookery_grpc::{ClientBuilder as GrpcClientBuilder, GrpcClient};
@@ -61,6 +63,10 @@ pub async fn grpc_connect(service: &str) -> Result<BalancedGrpcClient, Error> {
 ///   call left) marks the instance down for a backoff and goes to another instance, up to
 ///   [`max_attempts`](BalancedGrpcClientBuilder::max_attempts). A streaming call's requests
 ///   cannot be sent twice: it moves on only while connecting.
+/// - A [`Tried`] list in the context's extensions (a retry layer puts one there) names the
+///   instances, by gRPC address, that earlier attempts of the call went to: they are avoided
+///   while others exist, and each instance picked is added, so a retry or a backup request
+///   goes elsewhere.
 /// - Instances come and go with the registry: the connections of instances that stay are
 ///   kept, those of instances that left are dropped (calls on them finish).
 /// - A [`BalanceKey`] in the context's extensions is what consistent hashing routes by; the
@@ -188,13 +194,14 @@ impl BalancedGrpcClient {
     ) -> Result<(InFlight, GrpcClient, Channel), Status> {
         let shared = &*self.shared;
         let key = cx.extensions().get::<BalanceKey>().map(|k| k.0);
+        let earlier = Tried::of(cx).cloned();
         let mut last_error = None;
         while tried.len() < shared.max_attempts {
             let selector = self.selector();
             if selector.is_empty() {
                 break;
             }
-            let picked = selector.select(key, tried).or_else(|| {
+            let picked = pick_avoiding(&selector, key, tried, earlier.as_ref()).or_else(|| {
                 // The only instance there is may be tried once more: a new connection may
                 // work where a closing one did not.
                 (selector.endpoints().len() == 1 && tried.len() == 1)
@@ -204,6 +211,9 @@ impl BalancedGrpcClient {
             let Some((endpoint, channel)) = picked else {
                 break;
             };
+            if let Some(earlier) = &earlier {
+                earlier.insert(channel.address.clone());
+            }
             let (flight, channel) = (endpoint.start(), channel.clone());
             drop(selector);
             let callee = cx.callee_mut();
@@ -252,6 +262,36 @@ impl BalancedGrpcClient {
         }
         .with_unsent()
     }
+}
+
+/// An instance not in `tried` (this attempt's) and, while others exist, not in `earlier`
+/// (the call's earlier attempts', by gRPC address).
+fn pick_avoiding<'s>(
+    selector: &'s Selector<Channel>,
+    key: Option<u64>,
+    tried: &[Arc<Endpoint>],
+    earlier: Option<&Tried>,
+) -> Option<(&'s Arc<Endpoint>, &'s Channel)> {
+    if let Some(earlier) = earlier.filter(|t| !t.is_empty()) {
+        let addresses = earlier.addresses();
+        let mut avoid = tried.to_vec();
+        avoid.extend(
+            selector
+                .endpoints()
+                .endpoints()
+                .iter()
+                .filter(|e| {
+                    e.instance()
+                        .address(protocol::GRPC)
+                        .is_some_and(|a| addresses.iter().any(|t| t == a))
+                })
+                .cloned(),
+        );
+        if let Some(picked) = selector.select(key, &avoid) {
+            return Some(picked);
+        }
+    }
+    selector.select(key, tried)
 }
 
 /// How a finished call's outcome feeds its instance's statistics.

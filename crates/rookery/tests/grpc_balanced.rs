@@ -128,3 +128,69 @@ async fn calls_spread_over_instances_and_survive_a_graceful_stop() {
         .unwrap_err();
     assert_eq!(status.code(), rookery::Code::Unavailable, "{status}");
 }
+
+#[tokio::test]
+async fn a_call_avoids_the_instances_its_earlier_attempts_tried_and_goes_through_a_retry_layer() {
+    use rookery::{
+        Layer,
+        balance::Tried,
+        middleware::retry::{RetryLayer, RetryPolicy},
+    };
+
+    let registry: Arc<dyn Registry> = Arc::new(Embedded::new());
+    let a = instance(registry.clone()).await;
+    let b = instance(registry.clone()).await;
+    let (a_addr, b_addr) = (a.local_addr().to_string(), b.local_addr().to_string());
+    let channel = BalancedGrpcClient::builder("balanced-grpc")
+        .discover(&*registry)
+        .await
+        .unwrap();
+    let client = TestServiceClient::new(channel.clone());
+    // A list naming `a` (what a retry layer keeps for a call): the call goes to `b`, which is
+    // added to the list.
+    for _ in 0..10 {
+        let tried = Tried::new();
+        tried.insert(a_addr.clone().into());
+        let mut cx = Context::new();
+        cx.extensions_mut().insert(tried.clone());
+        client.empty_call(&mut cx, Empty::default()).await.unwrap();
+        assert_eq!(cx.callee().address.as_deref(), Some(&*b_addr));
+        assert_eq!(tried.addresses(), [&*a_addr, &*b_addr]);
+    }
+    // The retry layer is a channel of generated clients: unary and streaming calls go
+    // through it.
+    let client = TestServiceClient::new(
+        RetryLayer::new()
+            .policy(RetryPolicy::new().idempotent())
+            .layer(channel),
+    );
+    client
+        .empty_call(&mut Context::new(), Empty::default())
+        .await
+        .unwrap();
+    let request = StreamingOutputCallRequest {
+        response_parameters: vec![ResponseParameters {
+            size: 3,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut stream = client
+        .streaming_output_call(&mut Context::new(), request)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream
+            .message()
+            .await
+            .unwrap()
+            .unwrap()
+            .payload
+            .unwrap()
+            .body
+            .len(),
+        3
+    );
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}

@@ -14,7 +14,7 @@ use tokio_util::sync::DropGuard;
 
 pub use builder::BalancedClientBuilder;
 
-use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector};
+use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector, Tried};
 
 /// A [`Service`] over [`ThriftRequest`] that calls a service by name: it follows the
 /// service's instances in a registry, keeps one transport [`Client`] per instance, and sends
@@ -29,6 +29,9 @@ use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector};
 ///   [`max_attempts`](BalancedClientBuilder::max_attempts) instances, never the same one
 ///   twice unless it is the only one. A call that may have reached a server is never sent
 ///   again: that is for a retry layer that knows whether the method is idempotent.
+/// - A [`Tried`] list in the context's extensions (a retry layer puts one there) names the
+///   instances earlier attempts of the call went to: they are avoided while others exist, and
+///   each instance picked is added to it, so a retry or a backup request goes elsewhere.
 /// - With no instance, calls fail at once with `UNAVAILABLE` (marked unsent), naming the
 ///   service.
 /// - The context's callee address is set to the instance called; a
@@ -89,26 +92,48 @@ impl BalancedClient {
         Status::unavailable(format!("no instances of {}", self.shared.service)).with_unsent()
     }
 
-    /// Picks an endpoint not in `tried`, counts the call in flight on it, and clones its
-    /// client, so no reference into the selector is held while the call runs.
+    /// Picks an endpoint not in `tried` (this attempt's) and, while others exist, not in
+    /// `earlier` (the call's earlier attempts'), counts the call in flight on it, and clones
+    /// its client, so no reference into the selector is held while the call runs.
     fn select(
         &self,
         key: Option<u64>,
         tried: &[Arc<Endpoint>],
+        earlier: Option<&Tried>,
     ) -> Result<Option<(InFlight, Client)>, Status> {
         let selector = self.shared.current.load();
         if selector.is_empty() {
             return Err(self.no_instances());
         }
         let now = Now::new();
-        let picked = selector.select_at(key, tried, &now).or_else(|| {
-            // Every endpoint was tried: the only one there is may be tried once more (a new
-            // connection may work where a draining one did not).
-            (selector.endpoints().len() == 1 && tried.len() == 1)
-                .then(|| selector.select_at(key, &[], &now))
-                .flatten()
+        let avoiding_earlier = earlier.filter(|t| !t.is_empty()).and_then(|earlier| {
+            let addresses = earlier.addresses();
+            let mut avoid = tried.to_vec();
+            avoid.extend(
+                selector
+                    .endpoints()
+                    .endpoints()
+                    .iter()
+                    .filter(|e| addresses.contains(e.address()))
+                    .cloned(),
+            );
+            selector.select_at(key, &avoid, &now)
         });
-        Ok(picked.map(|(e, client)| (e.start_at(&now), client.clone())))
+        let picked = avoiding_earlier
+            .or_else(|| selector.select_at(key, tried, &now))
+            .or_else(|| {
+                // Every endpoint was tried: the only one there is may be tried once more (a
+                // new connection may work where a draining one did not).
+                (selector.endpoints().len() == 1 && tried.len() == 1)
+                    .then(|| selector.select_at(key, &[], &now))
+                    .flatten()
+            });
+        Ok(picked.map(|(e, client)| {
+            if let Some(earlier) = earlier {
+                earlier.insert(e.address().clone());
+            }
+            (e.start_at(&now), client.clone())
+        }))
     }
 }
 
@@ -126,11 +151,12 @@ impl Service<ThriftRequest> for BalancedClient {
     async fn call(&self, cx: &mut Context, req: ThriftRequest) -> Result<ThriftResponse, Status> {
         let shared = &*self.shared;
         let key = cx.extensions().get::<BalanceKey>().map(|k| k.0);
+        let earlier = Tried::of(cx).cloned();
         let mut tried: Vec<Arc<Endpoint>> = Vec::new();
         let mut req = Some(req);
         let mut last_error = None;
         for attempt in 1..=shared.max_attempts {
-            let Some((flight, client)) = self.select(key, &tried)? else {
+            let Some((flight, client)) = self.select(key, &tried, earlier.as_ref())? else {
                 break;
             };
             let callee = cx.callee_mut();
