@@ -316,8 +316,13 @@ fn begin(
 ) -> Result<Started, Status> {
     let (parts, body) = response.into_parts();
     if let Some(status) = read_status(&parts.headers) {
-        // Trailers-only: the headers are the trailers.
+        // Trailers-only: the headers are the trailers. Their metadata is the response's
+        // too, so layers that read the response metadata (a retry pushback, for one) see it
+        // whether the call failed at once or not.
         record_trailers(&parts.headers, trailers);
+        if let Some(metadata) = response_metadata {
+            read_metadata(&parts.headers, metadata);
+        }
         if let Some(headers) = headers {
             headers.record(&HeaderMap::new());
         }

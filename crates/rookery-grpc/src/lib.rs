@@ -70,7 +70,8 @@ pub use body::GrpcBody;
 pub use client::{ClientBuilder, GrpcClient};
 pub use compression::Compression;
 pub use metadata::{
-    ResponseHeaders, Trailers, format_timeout, parse_timeout, percent_decode, percent_encode,
+    RETRY_PUSHBACK, ResponseHeaders, Trailers, format_timeout, parse_timeout, percent_decode,
+    percent_encode,
 };
 pub use server::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE, GrpcService, Router, Server,

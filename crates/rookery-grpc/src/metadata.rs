@@ -142,13 +142,19 @@ impl ResponseHeaders {
 
 /// Whether `name` is one gRPC or HTTP/2 reserves, never custom metadata.
 fn is_reserved(name: &str) -> bool {
-    name.starts_with("grpc-")
+    // gRPC's retry pushback (gRFC A6) is a server's to send and a client's retry policy's to
+    // read: it travels as metadata.
+    (name.starts_with("grpc-") && name != RETRY_PUSHBACK)
         || name.starts_with(':')
         || matches!(
             name,
             "content-type" | "te" | "content-length" | "connection" | "host"
         )
 }
+
+/// The trailer in which a server tells a client how long to wait before a retry (in
+/// milliseconds; a negative or malformed value: do not retry).
+pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
 
 /// The custom metadata among `headers` into `into`: text values as they are, `-bin` values
 /// base64-decoded. Values that are not valid (not visible ASCII, not base64) are skipped; a
