@@ -30,9 +30,12 @@
 //! # }
 //! ```
 
+pub mod breaker;
 mod call;
+pub mod codes;
 pub mod config;
 pub mod duration;
+mod keyed;
 pub mod retry;
 pub mod testing;
 pub mod timeout;
