@@ -36,6 +36,7 @@ pub mod codes;
 pub mod config;
 pub mod duration;
 mod keyed;
+pub mod limit;
 pub mod retry;
 pub mod testing;
 pub mod timeout;
