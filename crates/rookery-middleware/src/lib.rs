@@ -37,6 +37,7 @@ pub mod config;
 pub mod duration;
 mod keyed;
 pub mod limit;
+pub mod recover;
 pub mod retry;
 pub mod testing;
 pub mod timeout;
