@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 use super::{ConcurrencyLimitConfig, ConcurrencyLimitLayer, WhenFull};
 use crate::{
     limit::{Pushback, retry_pushback},
-    testing::{Handle, mock, thrift_request as request, thrift_response},
+    testing::{mock, thrift_request as request, thrift_response},
 };
 
 fn bank() -> Context {
@@ -160,7 +160,7 @@ async fn a_streamed_response_holds_its_slot_until_its_stream_ends() {
     use bytes::Bytes;
     use rookery_codec::protobuf::rpc::Streaming;
 
-    let (inner, handle): (_, Handle<ThriftRequest, Streaming<Bytes>>) = mock();
+    let (inner, handle) = mock::<ThriftRequest, Streaming<Bytes>>();
     handle.answer_with(|_, _, _| Ok(Streaming::iter([Ok(Bytes::from_static(b"one"))])));
     let service = ConcurrencyLimitLayer::shed().each_method(1).layer(inner);
     let mut stream = service.call(&mut bank(), request("watch")).await.unwrap();
