@@ -108,9 +108,15 @@ impl Endpoint {
         &self.health
     }
 
-    /// Whether the endpoint is skipped now because its connections failed.
+    /// Whether the endpoint is skipped now: its connections failed, or it is ejected as an
+    /// outlier (and not due for a probe).
     pub fn is_down(&self) -> bool {
         self.health.is_down(&Now::new())
+    }
+
+    /// Whether the endpoint is ejected as an outlier; see [`OutlierEjection`](crate::OutlierEjection).
+    pub fn is_ejected(&self) -> bool {
+        self.health.is_ejected()
     }
 
     /// Counts a call in flight until the returned guard is dropped.
@@ -120,7 +126,9 @@ impl Endpoint {
     }
 
     /// [`start`](Self::start) at the time `now` (the time of the pick, when the picker read
-    /// the clock: it is not read twice).
+    /// the clock: it is not read twice). On an ejected endpoint whose time has passed, the
+    /// call is its probe ([`InFlight::is_probe`]), and no other call is sent there until the
+    /// probe has ended.
     #[inline]
     pub fn start_at(self: &Arc<Self>, now: &Now) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -128,6 +136,7 @@ impl Endpoint {
         InFlight {
             endpoint: Arc::clone(self),
             started: now.get(),
+            probe: self.health.claim_probe(now),
         }
     }
 
@@ -146,17 +155,25 @@ impl Endpoint {
 }
 
 /// A call counted in flight on an endpoint; dropping it ends the count. Say how the call ended
-/// with [`answered`](InFlight::answered) or [`unreached`](InFlight::unreached) first.
+/// with [`answered`](InFlight::answered) or [`unreached`](InFlight::unreached) first (and,
+/// with outlier ejection, [`OutlierEjection::record`](crate::OutlierEjection::record)).
 #[derive(Debug)]
 pub struct InFlight {
     endpoint: Arc<Endpoint>,
     started: u64,
+    probe: bool,
 }
 
 impl InFlight {
     /// The endpoint.
     pub fn endpoint(&self) -> &Arc<Endpoint> {
         &self.endpoint
+    }
+
+    /// Whether this call probes an ejected endpoint: its outcome decides whether the
+    /// endpoint comes back.
+    pub fn is_probe(&self) -> bool {
+        self.probe
     }
 
     /// The call was answered (with a result or with an error from the instance): its latency
@@ -179,5 +196,9 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.endpoint.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.endpoint.group.fetch_sub(1, Ordering::Relaxed);
+        if self.probe {
+            // Unless its outcome was recorded, the probe gave none: another call may probe.
+            self.endpoint.health.release_probe();
+        }
     }
 }

@@ -9,6 +9,8 @@
 //!   [`p2c_ewma`](Balance::p2c_ewma) (the default) and
 //!   [`consistent_hash`](Balance::consistent_hash) with bounded load on a [`BalanceKey`].
 //! - [`Filter`]s (a [`Query`](rookery_registry::Query) is one) and a preferred region.
+//! - [`OutlierEjection`]: endpoints whose answers keep failing are left out for a while, a
+//!   bounded share of the set at most, and probed before they come back.
 //! - [`BalancedClient`]: the [`Service`](rookery_core::Service) that puts it together over a
 //!   registry [`Watch`](rookery_registry::Watch), with one transport client per instance.
 //! - [`Tried`]: the instances a call's earlier attempts went to, which a retry layer keeps in
@@ -65,6 +67,7 @@ mod ewma;
 mod filter;
 mod health;
 mod key;
+mod outlier;
 mod rng;
 mod select;
 mod set;
@@ -81,6 +84,7 @@ pub use ewma::{DECAY_NS, PeakEwma};
 pub use filter::{Filter, FilterFn, filter_fn};
 pub use health::Health;
 pub use key::BalanceKey;
+pub use outlier::OutlierEjection;
 pub use rng::Rng;
 pub use select::Selector;
 pub use set::EndpointSet;

@@ -2,7 +2,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, atomic::AtomicUsize},
+    sync::{Arc, Mutex, MutexGuard, atomic::AtomicUsize},
 };
 
 use rookery_registry::Instance;
@@ -13,11 +13,13 @@ use crate::Endpoint;
 ///
 /// [`update`](EndpointSet::update) makes the next version: endpoints of instances still
 /// present are kept, with their statistics; the others are new. Every version shares one
-/// count of the calls in flight, which consistent hashing bounds load against.
+/// count of the calls in flight, which consistent hashing bounds load against, and one lock
+/// that decides outlier ejections one at a time.
 #[derive(Clone, Debug)]
 pub struct EndpointSet {
     endpoints: Arc<[Arc<Endpoint>]>,
     group: Arc<AtomicUsize>,
+    ejecting: Arc<Mutex<()>>,
 }
 
 impl Default for EndpointSet {
@@ -34,7 +36,11 @@ impl EndpointSet {
             .into_iter()
             .map(|i| Arc::new(Endpoint::new(i, Arc::clone(&group))))
             .collect();
-        EndpointSet { endpoints, group }
+        EndpointSet {
+            endpoints,
+            group,
+            ejecting: Arc::default(),
+        }
     }
 
     /// The next version of this set, holding `instances`: an instance already here keeps its
@@ -54,6 +60,7 @@ impl EndpointSet {
         EndpointSet {
             endpoints,
             group: Arc::clone(&self.group),
+            ejecting: Arc::clone(&self.ejecting),
         }
     }
 
@@ -62,6 +69,7 @@ impl EndpointSet {
         EndpointSet {
             endpoints: self.endpoints.iter().filter(|e| keep(e)).cloned().collect(),
             group: Arc::clone(&self.group),
+            ejecting: Arc::clone(&self.ejecting),
         }
     }
 
@@ -87,6 +95,11 @@ impl EndpointSet {
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.endpoints.is_empty()
+    }
+
+    /// Held while an ejection is decided, so two at once cannot both pass the bound.
+    pub(crate) fn ejection_lock(&self) -> MutexGuard<'_, ()> {
+        self.ejecting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The endpoint of the instance `id`.

@@ -7,7 +7,7 @@ use rookery_transport::{Client, ClientBuilder, client::Backoff};
 use tokio_util::sync::CancellationToken;
 
 use super::{BalancedClient, Shared, follow};
-use crate::{Balance, EndpointSet, Filter};
+use crate::{Balance, EndpointSet, Filter, OutlierEjection};
 
 /// Builds a [`BalancedClient`]; made by [`BalancedClient::builder`].
 #[derive(Debug)]
@@ -20,6 +20,7 @@ pub struct BalancedClientBuilder {
     template: Option<ClientBuilder>,
     max_attempts: usize,
     backoff: Backoff,
+    outlier: Option<OutlierEjection>,
     protocol: String,
 }
 
@@ -34,6 +35,7 @@ impl BalancedClientBuilder {
             template: None,
             max_attempts: 3,
             backoff: Backoff::default(),
+            outlier: None,
             protocol: protocol::THRIFT.to_string(),
         }
     }
@@ -99,6 +101,16 @@ impl BalancedClientBuilder {
         self
     }
 
+    /// Ejects instances whose answers keep failing, as `ejection` says (off by default): they
+    /// are left out of balancing for a while, a bounded share of the instances at most, and
+    /// come back after a probe call succeeds. This builds on the backoff of unreachable
+    /// instances ([`down_backoff`](Self::down_backoff)): both leave an instance out the same
+    /// way, for different reasons.
+    pub fn outlier_ejection(mut self, ejection: OutlierEjection) -> Self {
+        self.outlier = Some(ejection);
+        self
+    }
+
     /// Watches the instances of the service in `discover` and builds the client.
     pub async fn discover<D>(self, discover: &D) -> Result<BalancedClient, RegistryError>
     where
@@ -146,6 +158,7 @@ impl BalancedClientBuilder {
                 current,
                 max_attempts: self.max_attempts,
                 backoff: self.backoff,
+                outlier: self.outlier,
                 _stop: stop.drop_guard(),
             }),
         }

@@ -14,7 +14,9 @@ use tokio_util::sync::DropGuard;
 
 pub use builder::BalancedClientBuilder;
 
-use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector, Tried};
+use crate::{
+    BalanceKey, Endpoint, EndpointSet, InFlight, Now, OutlierEjection, Selector, Tried,
+};
 
 /// A [`Service`] over [`ThriftRequest`] that calls a service by name: it follows the
 /// service's instances in a registry, keeps one transport [`Client`] per instance, and sends
@@ -32,6 +34,9 @@ use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, Selector, Tried};
 /// - A [`Tried`] list in the context's extensions (a retry layer puts one there) names the
 ///   instances earlier attempts of the call went to: they are avoided while others exist, and
 ///   each instance picked is added to it, so a retry or a backup request goes elsewhere.
+/// - With [outlier ejection](BalancedClientBuilder::outlier_ejection), an instance whose
+///   answers keep failing is left out for a while (a bounded share of the instances at
+///   most), then probed before it comes back.
 /// - With no instance, calls fail at once with `UNAVAILABLE` (marked unsent), naming the
 ///   service.
 /// - The context's callee address is set to the instance called; a
@@ -50,6 +55,7 @@ struct Shared {
     current: Arc<ArcSwap<Selector<Client>>>,
     max_attempts: usize,
     backoff: Backoff,
+    outlier: Option<OutlierEjection>,
     _stop: DropGuard,
 }
 
@@ -86,6 +92,22 @@ impl BalancedClient {
         let selector = self.shared.current.load();
         let (endpoint, _) = selector.select_at(key.map(|k| k.0), &[], &now)?;
         Some(endpoint.start_at(&now))
+    }
+
+    /// Feeds the outcome of a call that reached (or may have reached) its instance to outlier
+    /// detection, if it is on.
+    fn record_outcome(&self, flight: &InFlight, status: Option<&Status>) {
+        if let Some(outlier) = &self.shared.outlier {
+            let current = self.shared.current.load();
+            if let Some(time) = outlier.record(flight, current.endpoints(), status) {
+                tracing::debug!(
+                    service = %self.shared.service,
+                    id = flight.endpoint().id(),
+                    ?time,
+                    "instance ejected"
+                );
+            }
+        }
     }
 
     fn no_instances(&self) -> Status {
@@ -174,7 +196,10 @@ impl Service<ThriftRequest> for BalancedClient {
             let Some(this) = this else { break };
             let result = Service::call(&client, cx, this).await;
             match &result {
-                Ok(_) => flight.answered(),
+                Ok(_) => {
+                    self.record_outcome(&flight, None);
+                    flight.answered()
+                }
                 Err(status) if unreachable(status) => {
                     let endpoint = Arc::clone(flight.endpoint());
                     let skipped_for = flight.unreached(&shared.backoff);
@@ -191,14 +216,20 @@ impl Service<ThriftRequest> for BalancedClient {
                     last_error = result.err();
                     continue;
                 }
-                // Unsent for a reason of the call's own, or the connection broke with the call
-                // on it: nothing learned about the instance's speed.
-                Err(status) if status.is_unsent() || status.code() == Code::Unavailable => {
+                // Unsent for a reason of the call's own: nothing learned about the instance.
+                Err(status) if status.is_unsent() => drop(flight),
+                // The connection broke with the call on it: nothing learned about the
+                // instance's speed, but it failed the call.
+                Err(status) if status.code() == Code::Unavailable => {
+                    self.record_outcome(&flight, Some(status));
                     drop(flight)
                 }
                 // The instance answered with an error, or did not answer in time: it is up,
                 // and the time it took counts.
-                Err(_) => flight.answered(),
+                Err(status) => {
+                    self.record_outcome(&flight, Some(status));
+                    flight.answered()
+                }
             }
             return result;
         }
