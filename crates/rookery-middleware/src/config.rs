@@ -39,7 +39,12 @@ use std::{fmt, path::Path};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{retry::RetryConfig, timeout::TimeoutConfig};
+use crate::{
+    breaker::CircuitBreakerConfig,
+    limit::{concurrency::ConcurrencyLimitConfig, rate::RateLimitConfig},
+    retry::RetryConfig,
+    timeout::TimeoutConfig,
+};
 
 /// The variable that names the configuration file.
 pub const CONFIG_FILE_ENV: &str = "ROOKERY_CONFIG";
@@ -68,6 +73,11 @@ pub struct ClientConfig {
     pub timeout: Option<TimeoutConfig>,
     /// Retries and backup requests: the budget, and policies per method.
     pub retry: Option<RetryConfig>,
+    /// Circuit breakers per method (and instance).
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    /// How many calls may be in flight at once (calls over it wait, unless `when_full` says
+    /// otherwise).
+    pub concurrency_limit: Option<ConcurrencyLimitConfig>,
 }
 
 /// The layers of a server stack.
@@ -76,6 +86,11 @@ pub struct ClientConfig {
 pub struct ServerConfig {
     /// Timeouts per method (beside the deadline each caller sends).
     pub timeout: Option<TimeoutConfig>,
+    /// Rate limits per service and method.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// How many calls may run at once, per service and method (calls over it are shed,
+    /// unless `when_full` says otherwise).
+    pub concurrency_limit: Option<ConcurrencyLimitConfig>,
 }
 
 /// Why a configuration could not be read: the file, the variable or the setting at fault.
@@ -274,6 +289,43 @@ mod tests {
         assert_eq!(get.backup.as_ref().unwrap().percentile, Some(99.0));
         assert_eq!(retry.methods["Bank.put"].max_attempts, Some(1));
         crate::retry::RetryLayer::from_config(&retry).unwrap();
+    }
+
+    #[test]
+    fn breakers_and_limits_read_from_the_file_and_the_environment() {
+        let text = r#"
+            [client.circuit_breaker]
+            default = { min_calls = 50, open_for = "2s" }
+            methods."Bank.report" = { failure_rate = 0.8 }
+
+            [client.concurrency_limit]
+            service = 64
+
+            [server.rate_limit]
+            service = { per_second = 1000 }
+            methods."Bank.report" = { per_second = 2, burst = 1 }
+
+            [server.concurrency_limit]
+            default = 100
+            pushback = "250ms"
+        "#;
+        let config = Config::from_toml_with_env(
+            text,
+            [(
+                "ROOKERY__CLIENT__CIRCUIT_BREAKER__METHODS__Bank.report__MIN_CALLS",
+                "5",
+            )],
+        )
+        .unwrap();
+        let breaker = config.client.circuit_breaker.unwrap();
+        assert_eq!(breaker.default.min_calls, 50);
+        assert_eq!(breaker.get("Bank", "report").failure_rate, 0.8);
+        assert_eq!(breaker.get("Bank", "report").min_calls, 5);
+        assert_eq!(config.client.concurrency_limit.unwrap().service, Some(64));
+        let rate = config.server.rate_limit.unwrap();
+        assert_eq!(rate.methods["Bank.report"].burst, Some(1));
+        let concurrency = config.server.concurrency_limit.unwrap();
+        assert_eq!(concurrency.pushback, Duration::from_millis(250));
     }
 
     #[test]

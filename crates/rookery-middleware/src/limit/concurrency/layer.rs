@@ -3,8 +3,11 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use rookery_core::Layer;
 use serde::{Deserialize, Serialize};
 
-use super::ConcurrencyLimit;
-use crate::MethodMap;
+use super::{ConcurrencyLimit, service::Slots};
+use crate::{
+    MethodMap,
+    keyed::{Keyed, Target},
+};
 
 /// What a call finds when every slot is taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +35,7 @@ fn default_pushback() -> Duration {
 /// service = 500                 # calls running at once, every method together
 /// default = 100                 # each method not listed, on its own
 /// methods."Bank.report" = 4
-/// when_full = "shed"            # a server's; a client's is "wait" or "fail_fast"
+/// when_full = "shed"            # by default a server's; a client's waits ("wait") or "fail_fast"
 /// pushback = "100ms"            # what a shed call tells its caller
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,9 +50,11 @@ pub struct ConcurrencyLimitConfig {
     /// The limits of single methods, by `method` or `Service.method`.
     #[serde(default)]
     pub methods: HashMap<String, u32>,
-    /// What a call over a limit finds.
+    /// What a call over a limit finds; by default, on a server
+    /// ([`from_config`](ConcurrencyLimitLayer::from_config)) it is shed, on a client
+    /// ([`client_from_config`](ConcurrencyLimitLayer::client_from_config)) it waits.
     #[serde(default)]
-    pub when_full: WhenFull,
+    pub when_full: Option<WhenFull>,
     /// When a shed call's caller may try again.
     #[serde(default = "default_pushback", with = "crate::duration")]
     pub pushback: Duration,
@@ -61,7 +66,7 @@ impl Default for ConcurrencyLimitConfig {
             service: None,
             default: None,
             methods: HashMap::new(),
-            when_full: WhenFull::Shed,
+            when_full: None,
             pushback: default_pushback(),
         }
     }
@@ -77,9 +82,14 @@ pub(super) struct Limits {
 }
 
 /// Wraps a service in [`ConcurrencyLimit`]. Without a limit set it limits nothing.
+///
+/// The services one layer value wraps (and its clones) share its slots, keyed by service and
+/// method: a server's Thrift and gRPC sides, put in one layer, are held to one limit per
+/// service.
 #[derive(Clone, Debug)]
 pub struct ConcurrencyLimitLayer {
     limits: Arc<Limits>,
+    slots: Arc<Keyed<Target, Slots>>,
 }
 
 impl ConcurrencyLimitLayer {
@@ -99,6 +109,11 @@ impl ConcurrencyLimitLayer {
         ConcurrencyLimitLayer::with(WhenFull::FailFast)
     }
 
+    /// What calls over the limits find.
+    pub fn when_full(&self) -> WhenFull {
+        self.limits.when_full
+    }
+
     fn with(when_full: WhenFull) -> Self {
         ConcurrencyLimitLayer {
             limits: Arc::new(Limits {
@@ -107,6 +122,7 @@ impl ConcurrencyLimitLayer {
                 when_full,
                 pushback: default_pushback(),
             }),
+            slots: Arc::default(),
         }
     }
 
@@ -133,9 +149,20 @@ impl ConcurrencyLimitLayer {
         self.change(|l| l.pushback = after)
     }
 
-    /// The limits `config` sets.
+    /// The limits `config` sets, on a server: calls over them are shed unless it says
+    /// otherwise.
     pub fn from_config(config: &ConcurrencyLimitConfig) -> Self {
-        let mut layer = ConcurrencyLimitLayer::with(config.when_full).pushback(config.pushback);
+        ConcurrencyLimitLayer::configured(config, WhenFull::Shed)
+    }
+
+    /// The limits `config` sets, on a client: calls over them wait unless it says otherwise.
+    pub fn client_from_config(config: &ConcurrencyLimitConfig) -> Self {
+        ConcurrencyLimitLayer::configured(config, WhenFull::Wait)
+    }
+
+    fn configured(config: &ConcurrencyLimitConfig, when_full: WhenFull) -> Self {
+        let when_full = config.when_full.unwrap_or(when_full);
+        let mut layer = ConcurrencyLimitLayer::with(when_full).pushback(config.pushback);
         if let Some(n) = config.service {
             layer = layer.service(n);
         }
@@ -153,6 +180,7 @@ impl ConcurrencyLimitLayer {
         f(&mut limits);
         ConcurrencyLimitLayer {
             limits: Arc::new(limits),
+            slots: self.slots,
         }
     }
 }
@@ -160,8 +188,7 @@ impl ConcurrencyLimitLayer {
 impl<S> Layer<S> for ConcurrencyLimitLayer {
     type Service = ConcurrencyLimit<S>;
 
-    /// Each wrapped service has slots of its own.
     fn layer(&self, inner: S) -> ConcurrencyLimit<S> {
-        ConcurrencyLimit::new(inner, Arc::clone(&self.limits))
+        ConcurrencyLimit::new(inner, Arc::clone(&self.limits), Arc::clone(&self.slots))
     }
 }

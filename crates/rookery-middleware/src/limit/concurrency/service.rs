@@ -13,7 +13,7 @@ use crate::{
 
 /// The slots of one target.
 #[derive(Debug)]
-struct Slots {
+pub(super) struct Slots {
     semaphore: Arc<Semaphore>,
     limit: u32,
 }
@@ -35,7 +35,8 @@ impl Slots {
 /// holds its slot until it has ended, a streamed response until its stream has. See
 /// [the module](super).
 ///
-/// Clones share the slots.
+/// Clones share the slots, as do all the services one
+/// [`ConcurrencyLimitLayer`](super::ConcurrencyLimitLayer) wraps.
 #[derive(Clone, Debug)]
 pub struct ConcurrencyLimit<S> {
     inner: S,
@@ -44,11 +45,11 @@ pub struct ConcurrencyLimit<S> {
 }
 
 impl<S> ConcurrencyLimit<S> {
-    pub(super) fn new(inner: S, limits: Arc<Limits>) -> Self {
+    pub(super) fn new(inner: S, limits: Arc<Limits>, slots: Arc<Keyed<Target, Slots>>) -> Self {
         ConcurrencyLimit {
             inner,
             limits,
-            slots: Arc::default(),
+            slots,
         }
     }
 

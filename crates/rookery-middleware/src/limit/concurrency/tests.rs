@@ -183,12 +183,32 @@ fn the_configuration_reads_limits_and_what_to_do_when_full() {
     .unwrap();
     assert_eq!(config.service, Some(500));
     assert_eq!(config.methods["Bank.report"], 4);
-    assert_eq!(config.when_full, WhenFull::FailFast);
+    assert_eq!(config.when_full, Some(WhenFull::FailFast));
     assert_eq!(config.pushback, Duration::from_millis(50));
-    let _ = ConcurrencyLimitLayer::from_config(&config);
+    let layer = ConcurrencyLimitLayer::client_from_config(&config);
+    assert_eq!(layer.when_full(), WhenFull::FailFast);
     let default: ConcurrencyLimitConfig = serde_json::from_str("{}").unwrap();
     assert_eq!(default, ConcurrencyLimitConfig::default());
+    let server = ConcurrencyLimitLayer::from_config(&default);
+    let client = ConcurrencyLimitLayer::client_from_config(&default);
+    assert_eq!(
+        (server.when_full(), client.when_full()),
+        (WhenFull::Shed, WhenFull::Wait)
+    );
     let bad =
         serde_json::from_str::<ConcurrencyLimitConfig>(r#"{"when_full": "queue"}"#).unwrap_err();
     assert!(bad.to_string().contains("unknown variant"), "{bad}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_services_one_layer_wraps_share_its_slots() {
+    let layer = ConcurrencyLimitLayer::shed().service(1);
+    let (first, mut handle) = mock::<ThriftRequest, ThriftResponse>();
+    let (second, _other) = mock::<ThriftRequest, ThriftResponse>();
+    let first = Arc::new(layer.layer(first));
+    let second = layer.layer(second);
+    let _call = start(&first, "get");
+    let _pending = handle.next().await.unwrap();
+    let (status, _) = refused(&second, "put").await;
+    assert_eq!(status.code(), Code::Unavailable);
 }

@@ -3,8 +3,11 @@ use std::{collections::HashMap, sync::Arc};
 use rookery_core::Layer;
 use serde::{Deserialize, Serialize};
 
-use super::RateLimit;
-use crate::MethodMap;
+use super::{RateLimit, bucket::Bucket};
+use crate::{
+    MethodMap,
+    keyed::{Keyed, Target},
+};
 
 /// A rate: `per_second` calls a second on average, and bursts of up to `burst` calls.
 ///
@@ -78,9 +81,14 @@ pub(super) struct Limits {
 }
 
 /// Wraps a service in [`RateLimit`]. Without a rate set it limits nothing.
+///
+/// The services one layer value wraps (and its clones) share its buckets, each bucket
+/// keyed by service and method: a server's Thrift and gRPC sides, put in one layer, are held
+/// to one rate per service.
 #[derive(Clone, Debug, Default)]
 pub struct RateLimitLayer {
     limits: Arc<Limits>,
+    buckets: Arc<Keyed<Target, Bucket>>,
 }
 
 impl RateLimitLayer {
@@ -127,6 +135,7 @@ impl RateLimitLayer {
         f(&mut limits);
         RateLimitLayer {
             limits: Arc::new(limits),
+            buckets: self.buckets,
         }
     }
 }
@@ -134,8 +143,7 @@ impl RateLimitLayer {
 impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
-    /// Each wrapped service has buckets of its own.
     fn layer(&self, inner: S) -> RateLimit<S> {
-        RateLimit::new(inner, Arc::clone(&self.limits))
+        RateLimit::new(inner, Arc::clone(&self.limits), Arc::clone(&self.buckets))
     }
 }

@@ -14,7 +14,8 @@ use crate::{
 /// A service whose calls are held to rates: per service and per method, each a token
 /// bucket. See [the module](super).
 ///
-/// Clones share the buckets.
+/// Clones share the buckets, as do all the services one [`RateLimitLayer`](super::RateLimitLayer)
+/// wraps.
 #[derive(Clone, Debug)]
 pub struct RateLimit<S> {
     inner: S,
@@ -23,11 +24,11 @@ pub struct RateLimit<S> {
 }
 
 impl<S> RateLimit<S> {
-    pub(super) fn new(inner: S, limits: Arc<Limits>) -> Self {
+    pub(super) fn new(inner: S, limits: Arc<Limits>, buckets: Arc<Keyed<Target, Bucket>>) -> Self {
         RateLimit {
             inner,
             limits,
-            buckets: Arc::default(),
+            buckets,
         }
     }
 

@@ -135,3 +135,17 @@ fn the_configuration_reads_rates_per_service_and_method() {
         serde_json::from_str::<RateLimitConfig>(r#"{"default": {"per_sec": 1}}"#).unwrap_err();
     assert!(typo.to_string().contains("unknown field"), "{typo}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_services_one_layer_wraps_share_its_buckets() {
+    // As a server's Thrift and gRPC sides do when one layer is put around both.
+    let layer = RateLimitLayer::new().service(Rate::per_second(1.0).burst(1));
+    let (thrift, handle) = mock::<ThriftRequest, ThriftResponse>();
+    handle.answer_with(|_, _, _| Ok(thrift_response()));
+    let (other, handle) = mock::<ThriftRequest, ThriftResponse>();
+    handle.answer_with(|_, _, _| Ok(thrift_response()));
+    let (thrift, other) = (layer.layer(thrift), layer.clone().layer(other));
+    call(&thrift, "get").await.unwrap();
+    let (status, _) = call(&other, "get").await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+}
