@@ -28,8 +28,9 @@ use std::time::Duration;
 
 use rookery_core::Context;
 
-/// The response metadata key of the retry pushback, in milliseconds: gRPC's name.
-pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
+/// The response metadata key of the retry pushback, in milliseconds: gRPC's name, the one
+/// the [retry layer](crate::retry) honours.
+pub const RETRY_PUSHBACK: &str = crate::retry::PUSHBACK_KEY;
 
 /// What a refused call's pushback says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
