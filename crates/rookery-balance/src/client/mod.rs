@@ -14,9 +14,7 @@ use tokio_util::sync::DropGuard;
 
 pub use builder::BalancedClientBuilder;
 
-use crate::{
-    BalanceKey, Endpoint, EndpointSet, InFlight, Now, OutlierEjection, Selector, Tried,
-};
+use crate::{BalanceKey, Endpoint, EndpointSet, InFlight, Now, OutlierEjection, Selector, Tried};
 
 /// A [`Service`] over [`ThriftRequest`] that calls a service by name: it follows the
 /// service's instances in a registry, keeps one transport [`Client`] per instance, and sends
