@@ -135,3 +135,30 @@ async fn http2_connections_count_toward_the_same_limit() {
     call(&client).await.unwrap();
     handle.stop().await;
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_internal_without_its_text_and_the_connection_serves_on() {
+    let router = Router::new().add_service_named(
+        "S",
+        &["ping", "boom"],
+        service_fn(|_cx: &mut Context, req: ThriftRequest| async move {
+            if req.method == "boom" {
+                panic!("secret detail of the server");
+            }
+            Ok::<_, Status>(ThriftResponse::new(req.protocol, &ping()))
+        }),
+    );
+    let handle = Server::builder()
+        .build(router)
+        .bind(&"127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = Client::builder(handle.local_addr().clone()).build();
+    let status = client
+        .call::<_, ApplicationException>(&mut Context::new(), "boom", &ping())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), rookery_core::Code::Internal, "{status}");
+    assert!(!status.message().contains("secret"), "{status}");
+    assert_eq!(call(&client).await.unwrap().message, "pong");
+}

@@ -621,10 +621,10 @@ async fn guarded<T>(
             Ok(Poll::Pending) => Poll::Pending,
             Err(panic) => {
                 let message = panic_message(&*panic);
+                // The text is for the operator's log: it may say more about the server than
+                // its callers should read.
                 tracing::error!(panic = message, "handler panicked");
-                Poll::Ready(Err(Status::internal(format!(
-                    "handler panicked: {message}"
-                ))))
+                Poll::Ready(Err(Status::internal("the handler panicked")))
             }
         },
     )
