@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 mod call;
 pub mod config;
 pub mod duration;
