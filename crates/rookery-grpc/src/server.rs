@@ -421,10 +421,10 @@ impl ServerBuilder {
             handshake_timeout: self.handshake_timeout,
             #[cfg(feature = "tls")]
             tls: self.tls.map(|tls| {
-                use crate::tls::{ALPN_H2, ALPN_HTTP1};
+                use crate::tls::{ALPN_H2, ALPN_HTTP1, acceptor};
                 match self.web {
-                    Some(_) => tls.acceptor(&[ALPN_H2, ALPN_HTTP1]),
-                    None => tls.acceptor(&[ALPN_H2]),
+                    Some(_) => acceptor(&tls, &[ALPN_H2, ALPN_HTTP1]),
+                    None => acceptor(&tls, &[ALPN_H2]),
                 }
             }),
             web: self

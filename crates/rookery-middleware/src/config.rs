@@ -78,6 +78,9 @@ pub struct ClientConfig {
     /// How many calls may be in flight at once (calls over it wait, unless `when_full` says
     /// otherwise).
     pub concurrency_limit: Option<ConcurrencyLimitConfig>,
+    /// The bearer token attached to calls (`[client.authorization]`, its token from a file or
+    /// a variable).
+    pub authorization: Option<crate::auth::AuthorizationConfig>,
 }
 
 /// The layers of a server stack.
@@ -91,6 +94,9 @@ pub struct ServerConfig {
     /// How many calls may run at once, per service and method (calls over it are shed,
     /// unless `when_full` says otherwise).
     pub concurrency_limit: Option<ConcurrencyLimitConfig>,
+    /// JWT authentication of callers (`[server.jwt]`, feature `jwt`).
+    #[cfg(feature = "jwt")]
+    pub jwt: Option<crate::auth::JwtConfig>,
 }
 
 /// Why a configuration could not be read: the file, the variable or the setting at fault.
@@ -243,6 +249,29 @@ mod tests {
         assert_eq!(
             config.server.timeout.unwrap().default,
             Some(Duration::from_secs(5))
+        );
+    }
+
+    #[cfg(feature = "jwt")]
+    #[test]
+    fn authentication_is_read_from_the_file_and_the_environment() {
+        let text = r#"
+            [client.authorization]
+            token = { env = "ORDERS_TOKEN" }
+
+            [server.jwt]
+            algorithm = "RS256"
+            key = { jwks_file = "/etc/rookery/jwks.json" }
+            audience = ["orders"]
+        "#;
+        let config =
+            Config::from_toml_with_env(text, [("ROOKERY__SERVER__JWT__LEEWAY", "10s")]).unwrap();
+        let jwt = config.server.jwt.unwrap();
+        assert_eq!(jwt.algorithm, crate::auth::Algorithm::RS256);
+        assert_eq!(jwt.leeway, Duration::from_secs(10));
+        assert_eq!(
+            config.client.authorization.unwrap().token,
+            crate::auth::SecretSource::Env("ORDERS_TOKEN".into())
         );
     }
 

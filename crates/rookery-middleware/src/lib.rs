@@ -30,6 +30,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod breaker;
 mod call;
 pub mod codes;

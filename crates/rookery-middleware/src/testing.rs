@@ -82,6 +82,8 @@ pub struct Seen {
     pub callee: Endpoint,
     /// The caller.
     pub caller: Endpoint,
+    /// The typed values layers attached to the call (an identity, say).
+    pub extensions: http::Extensions,
 }
 
 /// One call that reached the inner service, waiting for its answer.
@@ -191,6 +193,7 @@ where
             metadata: cx.metadata().clone(),
             callee: cx.callee().clone(),
             caller: cx.caller().clone(),
+            extensions: cx.extensions().clone(),
         };
         let pending = Pending {
             request,

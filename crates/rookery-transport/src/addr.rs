@@ -176,22 +176,27 @@ impl Listener {
     }
 }
 
-/// A connected stream, TCP or Unix.
+/// A connected stream: TCP, Unix, or a TLS session over either.
 #[derive(Debug)]
 pub enum Stream {
     /// A TCP stream.
     Tcp(TcpStream),
     /// A Unix socket stream.
     Unix(UnixStream),
+    /// A TLS session (feature `tls`), client's or server's, over a TCP or Unix stream.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::TlsStream<Stream>>),
 }
 
 impl Stream {
     /// Reads what is already available without waiting: `Ok(0)` at end of stream, an error of
     /// kind `WouldBlock` when nothing is there.
-    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+    pub fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => try_read(&mut **s, buf),
         }
     }
 
@@ -206,7 +211,56 @@ impl Stream {
                 let (r, w) = s.into_split();
                 (ReadHalf::Unix(r), WriteHalf::Unix(w))
             }
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let shared = TlsShared(std::sync::Arc::new(std::sync::Mutex::new(s)));
+                (ReadHalf::Tls(shared.clone()), WriteHalf::Tls(shared))
+            }
         }
+    }
+}
+
+/// A TLS session shared by its halves: reading and writing both go through the one session,
+/// each holding it only while polled.
+#[cfg(feature = "tls")]
+#[derive(Clone, Debug)]
+pub struct TlsShared(std::sync::Arc<std::sync::Mutex<Box<tokio_rustls::TlsStream<Stream>>>>);
+
+#[cfg(feature = "tls")]
+impl TlsShared {
+    fn poll<R>(
+        &self,
+        f: impl FnOnce(Pin<&mut tokio_rustls::TlsStream<Stream>>) -> Poll<R>,
+    ) -> Poll<R> {
+        // Nothing panics while holding the lock in a way that leaves the session unusable
+        // for the other half: a poisoned lock is still used.
+        let mut session = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(Pin::new(&mut **session))
+    }
+
+    /// Polls `f` once without waiting: `WouldBlock` if it would.
+    fn now<R>(
+        &self,
+        f: impl FnOnce(
+            Pin<&mut tokio_rustls::TlsStream<Stream>>,
+            &mut Context<'_>,
+        ) -> Poll<io::Result<R>>,
+    ) -> io::Result<R> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.poll(|s| f(s, &mut cx)) {
+            Poll::Ready(result) => result,
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+/// A read of what is available now from a stream that has no `try_read` of its own.
+#[cfg(feature = "tls")]
+fn try_read<T: AsyncRead + Unpin>(io: &mut T, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match tokio_util::io::poll_read_buf(Pin::new(io), &mut cx, buf) {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
     }
 }
 
@@ -217,15 +271,20 @@ pub enum ReadHalf {
     Tcp(tcp::OwnedReadHalf),
     /// Of a Unix stream.
     Unix(unix::OwnedReadHalf),
+    /// Of a TLS session.
+    #[cfg(feature = "tls")]
+    Tls(TlsShared),
 }
 
 impl ReadHalf {
     /// Reads what is already available without waiting: `Ok(0)` at end of stream, an error of
     /// kind `WouldBlock` when nothing is there.
-    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+    pub fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
         match self {
             ReadHalf::Tcp(r) => r.try_read_buf(buf),
             ReadHalf::Unix(r) => r.try_read_buf(buf),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(_) => try_read(self, buf),
         }
     }
 }
@@ -237,15 +296,21 @@ pub enum WriteHalf {
     Tcp(tcp::OwnedWriteHalf),
     /// Of a Unix stream.
     Unix(unix::OwnedWriteHalf),
+    /// Of a TLS session.
+    #[cfg(feature = "tls")]
+    Tls(TlsShared),
 }
 
 impl WriteHalf {
     /// Writes what the socket takes now without waiting: an error of kind `WouldBlock` when
-    /// it takes nothing.
+    /// it takes nothing. Over TLS, bytes taken may wait in the session until
+    /// [`try_flush`](WriteHalf::try_flush) or [`flushed`](WriteHalf::flushed) sends them.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             WriteHalf::Tcp(w) => w.try_write(buf),
             WriteHalf::Unix(w) => w.try_write(buf),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => s.now(|s, cx| s.poll_write(cx, buf)),
         }
     }
 
@@ -254,72 +319,144 @@ impl WriteHalf {
         match self {
             WriteHalf::Tcp(w) => w.writable().await,
             WriteHalf::Unix(w) => w.writable().await,
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => std::future::poll_fn(|cx| s.poll(|s| s.poll_flush(cx))).await,
+        }
+    }
+
+    /// Sends what the TLS session holds that the socket takes now, without waiting: whether
+    /// nothing is left. Always true without TLS, where writes go straight to the socket.
+    pub fn try_flush(&self) -> io::Result<bool> {
+        match self {
+            WriteHalf::Tcp(_) | WriteHalf::Unix(_) => Ok(true),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => match s.now(|s, cx| s.poll_flush(cx)) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// Waits until what the TLS session holds is sent (at once without TLS).
+    pub async fn flushed(&self) -> io::Result<()> {
+        match self {
+            WriteHalf::Tcp(_) | WriteHalf::Unix(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => std::future::poll_fn(|cx| s.poll(|s| s.poll_flush(cx))).await,
         }
     }
 
     /// Shuts the writing side down (the peer reads end of stream), through a shared
-    /// reference.
-    pub fn shutdown_write(&self) -> io::Result<()> {
+    /// reference; over TLS, after telling the peer (`close_notify`).
+    pub async fn close(&self) -> io::Result<()> {
         let sock = match self {
             WriteHalf::Tcp(w) => socket2::SockRef::from(w.as_ref()),
             WriteHalf::Unix(w) => socket2::SockRef::from(w.as_ref()),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => {
+                return std::future::poll_fn(|cx| s.poll(|s| s.poll_shutdown(cx))).await;
+            }
         };
         sock.shutdown(std::net::Shutdown::Write)
     }
 }
 
-macro_rules! delegate_read {
-    ($ty:ident) => {
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut ReadBuf<'_>,
-            ) -> Poll<io::Result<()>> {
-                match self.get_mut() {
-                    $ty::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-                    $ty::Unix(s) => Pin::new(s).poll_read(cx, buf),
-                }
-            }
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
-    };
+    }
 }
 
-macro_rules! delegate_write {
-    ($ty:ident) => {
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                match self.get_mut() {
-                    $ty::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-                    $ty::Unix(s) => Pin::new(s).poll_write(cx, buf),
-                }
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                match self.get_mut() {
-                    $ty::Tcp(s) => Pin::new(s).poll_flush(cx),
-                    $ty::Unix(s) => Pin::new(s).poll_flush(cx),
-                }
-            }
-
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                match self.get_mut() {
-                    $ty::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-                    $ty::Unix(s) => Pin::new(s).poll_shutdown(cx),
-                }
-            }
+impl AsyncRead for ReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadHalf::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            ReadHalf::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(s) => s.poll(|s| s.poll_read(cx, buf)),
         }
-    };
+    }
 }
 
-delegate_read!(Stream);
-delegate_write!(Stream);
-delegate_read!(ReadHalf);
-delegate_write!(WriteHalf);
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
+impl AsyncWrite for WriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            WriteHalf::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => s.poll(|s| s.poll_write(cx, buf)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(s) => Pin::new(s).poll_flush(cx),
+            WriteHalf::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => s.poll(|s| s.poll_flush(cx)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            WriteHalf::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(s) => s.poll(|s| s.poll_shutdown(cx)),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

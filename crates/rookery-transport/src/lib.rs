@@ -23,6 +23,8 @@ mod kitex_protobuf;
 mod message;
 mod queue;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod ttheader;
 
 pub use addr::{Address, Listener, Stream};

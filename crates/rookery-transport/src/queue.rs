@@ -217,6 +217,8 @@ impl WriteQueue {
         batch: u64,
     ) -> io::Result<()> {
         io.write_all(spare).await?;
+        // A no-op on a socket; over TLS, sends what the session still holds.
+        io.flush().await?;
         self.written.store(batch, Ordering::Release);
         self.flushed.notify_waiters();
         if spare.capacity() > SHRINK_ABOVE {
@@ -299,8 +301,22 @@ impl WriteQueue {
                     return;
                 }
             }
+            // Over TLS the session may hold bytes the socket did not take: the writer task
+            // sends them, as it sends a batch the socket did not take whole.
+            let held = if offset == data.len() {
+                match io.try_flush() {
+                    Ok(flushed) => !flushed,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "write failed");
+                        self.abort();
+                        return;
+                    }
+                }
+            } else {
+                false
+            };
             let mut st = self.lock();
-            if offset < data.len() || rounds + 1 >= INLINE_ROUNDS {
+            if offset < data.len() || held || rounds + 1 >= INLINE_ROUNDS {
                 // The socket is full, or this caller wrote enough for others: the writer task
                 // takes over, lease and all.
                 st.handoff = Some(Handoff {
@@ -342,33 +358,38 @@ impl WriteQueue {
 
     async fn writer_loop(&self, io: &WriteHalf) -> io::Result<()> {
         loop {
-            let job = {
+            let next = {
                 let mut st = self.lock();
                 if st.aborted {
                     return Ok(());
                 }
                 if let Some(job) = st.handoff.take() {
-                    Some(job)
+                    Next::Write(job)
                 } else if !st.lease && !st.buf.is_empty() {
                     st.lease = true;
                     let mut data = st.spare.take().unwrap_or_default();
                     let batch = self.swap_locked(&mut st, &mut data);
-                    Some(Handoff {
+                    Next::Write(Handoff {
                         data,
                         offset: 0,
                         batch,
                     })
                 } else if !st.lease && st.closing {
-                    drop(st);
-                    let _ = io.shutdown_write();
-                    return Ok(());
+                    Next::Close
                 } else {
-                    None
+                    Next::Wait
                 }
             };
-            let Some(mut job) = job else {
-                self.wake_writer.notified().await;
-                continue;
+            let mut job = match next {
+                Next::Write(job) => job,
+                Next::Close => {
+                    let _ = io.close().await;
+                    return Ok(());
+                }
+                Next::Wait => {
+                    self.wake_writer.notified().await;
+                    continue;
+                }
             };
             // Holding the lease: write until the buffer is empty, then let go.
             loop {
@@ -379,6 +400,7 @@ impl WriteQueue {
                         Err(e) => return Err(e),
                     }
                 }
+                io.flushed().await?;
                 self.mark_written(job.batch);
                 job.data.clear();
                 let mut st = self.lock();
@@ -396,6 +418,13 @@ impl WriteQueue {
             }
         }
     }
+}
+
+/// What the writer task does next.
+enum Next {
+    Write(Handoff),
+    Close,
+    Wait,
 }
 
 enum Take {

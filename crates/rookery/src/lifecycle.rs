@@ -362,6 +362,25 @@ impl ServiceBuilder {
         self
     }
 
+    /// Serves over TLS only (feature `tls`): every connection to the port (Thrift, gRPC,
+    /// health checks) starts with a TLS handshake, and with
+    /// [client CAs](rookery_transport::tls::TlsConfig::client_ca) set, clients must present a
+    /// certificate they issued (mutual TLS); handlers find it in their context
+    /// ([`PeerCertificates::of`](rookery_transport::tls::PeerCertificates::of)). gRPC
+    /// clients reach the service by ALPN `h2`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: rookery_transport::tls::TlsConfig) -> Self {
+        self.server = self.server.tls(config);
+        self
+    }
+
+    /// How long a client has to finish its TLS handshake (10 s by default; feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.server = self.server.handshake_timeout(timeout);
+        self
+    }
+
     /// Runs `hook` before the listener is bound; an error aborts the start.
     pub fn before_start<F, Fut, E>(mut self, hook: F) -> Self
     where

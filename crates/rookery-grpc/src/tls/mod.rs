@@ -31,161 +31,88 @@
 //! after it. A client insists on `h2`: a server that does not agree to it by ALPN is refused.
 //! With client certificates required, the handlers find the client's verified certificate in
 //! each call's context ([`PeerCertificates::of`]).
+//!
+//! The configuration types are rookery-transport's (its `tls` feature), so one [`TlsConfig`]
+//! and one [`ClientTlsConfig`] serve gRPC and the native protocol alike.
 
-mod client;
-mod server;
+use std::{io, net::SocketAddr, sync::Arc};
 
-use std::{
-    fmt,
-    sync::{Arc, OnceLock},
-};
+use rookery_core::Status;
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use rookery_core::Context;
-use rustls::{
-    RootCertStore,
-    crypto::CryptoProvider,
-    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
-};
+pub use rookery_transport::tls::{ClientTlsConfig, PeerCertificates, TlsConfig, TlsError};
 
-pub use client::ClientTlsConfig;
-pub use server::TlsConfig;
+pub(crate) use rookery_transport::tls::{ALPN_H2, ALPN_HTTP1};
 
-pub(crate) use client::connect;
-pub(crate) use server::{Acceptor, accept};
-
-/// ALPN's name for HTTP/2.
-pub(crate) const ALPN_H2: &[u8] = b"h2";
-/// ALPN's name for HTTP/1.1, offered beside `h2` when the server serves gRPC-Web.
-pub(crate) const ALPN_HTTP1: &[u8] = b"http/1.1";
-
-/// A TLS configuration that cannot be used: a PEM without the certificate or key it should
-/// hold, a key that does not fit its certificate, CAs that cannot verify anything.
-#[derive(Clone, Debug)]
-pub struct TlsError {
-    message: String,
-}
-
-impl TlsError {
-    fn new(message: impl Into<String>) -> TlsError {
-        TlsError {
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for TlsError {}
-
-/// The certificates a client presented in its TLS handshake, verified by the server against
-/// the CAs of [`TlsConfig::client_ca`]: in the extensions of the [`Context`] of every call on
-/// that connection (see [`of`](PeerCertificates::of)). Clones share them.
+/// The TLS side of a server's accept loop.
 #[derive(Clone)]
-pub struct PeerCertificates {
-    chain: Arc<[CertificateDer<'static>]>,
+pub(crate) struct Acceptor(TlsAcceptor);
+
+/// The acceptor of a server with `config`, offering `alpn` (most preferred first).
+pub(crate) fn acceptor(config: &TlsConfig, alpn: &[&[u8]]) -> Acceptor {
+    Acceptor(TlsAcceptor::from(config.rustls_config(alpn)))
 }
 
-impl PeerCertificates {
-    /// The chain, if there is one (its end-entity certificate first).
-    pub(crate) fn new(chain: &[CertificateDer<'static>]) -> Option<PeerCertificates> {
-        if chain.is_empty() {
-            return None;
-        }
-        Some(PeerCertificates {
-            chain: chain.iter().cloned().collect(),
-        })
+/// The TLS handshake with a client that connected: the stream, and what the connection's
+/// requests carry in their extensions (the client's certificates, if it presented any).
+/// Time-limited by the caller.
+pub(crate) async fn accept(
+    acceptor: &Acceptor,
+    stream: TcpStream,
+) -> io::Result<(tokio_rustls::server::TlsStream<TcpStream>, http::Extensions)> {
+    let stream = acceptor.0.accept(stream).await?;
+    let mut extensions = http::Extensions::new();
+    if let Some(certificates) = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(PeerCertificates::from_chain)
+    {
+        extensions.insert(certificates);
     }
+    Ok((stream, extensions))
+}
 
-    /// The verified certificates of the client making the call of `cx`, if it presented any.
-    pub fn of(cx: &Context) -> Option<&PeerCertificates> {
-        cx.extensions().get::<PeerCertificates>()
-    }
-
-    /// The client's own certificate (the end entity), DER-encoded.
-    pub fn end_entity_der(&self) -> &[u8] {
-        // Never empty: `new` refuses an empty chain.
-        self.chain.first().map_or(&[], |c| c.as_ref())
-    }
-
-    /// Every certificate the client sent, its own first, DER-encoded.
-    pub fn chain_der(&self) -> impl Iterator<Item = &[u8]> {
-        self.chain.iter().map(|c| c.as_ref())
-    }
-
-    /// The DNS names of the client's certificate (`dNSName` entries of its subject
-    /// alternative names).
-    pub fn dns_names(&self) -> Vec<&str> {
-        self.end_entity()
-            .map(|cert| cert.valid_dns_names().collect())
-            .unwrap_or_default()
-    }
-
-    /// The URIs of the client's certificate (`uniformResourceIdentifier` entries of its
-    /// subject alternative names; a SPIFFE ID, say).
-    pub fn uri_names(&self) -> Vec<&str> {
-        self.end_entity()
-            .map(|cert| cert.valid_uri_names().collect())
-            .unwrap_or_default()
-    }
-
-    /// The subject of the client's certificate: its DER-encoded `Name`, without the outer
-    /// `SEQUENCE` tag and length.
-    pub fn subject_der(&self) -> Vec<u8> {
-        self.end_entity()
-            .map(|cert| cert.subject().to_vec())
-            .unwrap_or_default()
-    }
-
-    fn end_entity(&self) -> Option<webpki::EndEntityCert<'_>> {
-        webpki::EndEntityCert::try_from(self.chain.first()?).ok()
+/// The TLS handshake with the server at `peer` over `stream`, which must agree to HTTP/2.
+pub(crate) async fn connect(
+    config: &ClientTlsConfig,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Status> {
+    let invalid = |e: TlsError| Status::invalid_argument(format!("TLS: {e}"));
+    let client_config = config.rustls_config(&[ALPN_H2]).map_err(invalid)?;
+    let connector = TlsConnector::from(Arc::new(client_config));
+    let name = config.server_name_for(Some(peer.ip())).map_err(invalid)?;
+    let shown = name.to_str().into_owned();
+    let stream = connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| handshake_failed(&e, peer, &shown))?;
+    match stream.get_ref().1.alpn_protocol() {
+        Some(ALPN_H2) => Ok(stream),
+        Some(other) => Err(Status::unavailable(format!(
+            "TLS with {peer}: the server chose {:?} by ALPN, not HTTP/2 (h2)",
+            String::from_utf8_lossy(other)
+        ))),
+        None => Err(Status::unavailable(format!(
+            "TLS with {peer}: the server did not agree to HTTP/2 by ALPN (h2); it may not speak \
+             gRPC over TLS"
+        ))),
     }
 }
 
-impl fmt::Debug for PeerCertificates {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PeerCertificates")
-            .field("dns_names", &self.dns_names())
-            .field("uri_names", &self.uri_names())
-            .field("chain_len", &self.chain.len())
-            .finish()
+/// The status of a failed handshake, saying plainly when the server's certificate was not
+/// trusted.
+fn handshake_failed(e: &std::io::Error, peer: SocketAddr, name: &str) -> Status {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match tls {
+        Some(rustls::Error::InvalidCertificate(why)) => Status::unavailable(format!(
+            "TLS handshake with {peer}: certificate verification failed for {name:?}: {why:?}"
+        )),
+        Some(other) => Status::unavailable(format!("TLS handshake with {peer}: {other}")),
+        None => Status::unavailable(format!("TLS handshake with {peer}: {e}")),
     }
-}
-
-/// rustls's `ring` provider, shared.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    Arc::clone(PROVIDER.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())))
-}
-
-/// The certificates of a PEM, at least one.
-fn certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TlsError::new(format!("reading the {what} PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(TlsError::new(format!(
-            "the {what} PEM holds no certificate (no BEGIN CERTIFICATE block)"
-        )));
-    }
-    Ok(certs)
-}
-
-/// The private key of a PEM (PKCS#8, PKCS#1 or SEC1).
-fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_slice(pem)
-        .map_err(|e| TlsError::new(format!("reading the private key PEM: {e}")))
-}
-
-/// The certificates of a PEM as trust anchors.
-fn add_roots(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), TlsError> {
-    for cert in certificates(pem, what)? {
-        roots
-            .add(cert)
-            .map_err(|e| TlsError::new(format!("a certificate of the {what} PEM: {e}")))?;
-    }
-    Ok(())
 }

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use rookery_core::Status;
 
-use crate::{Address, Stream};
+use super::Config;
+use crate::Stream;
 
 /// Backoff between failed connection attempts: exponential from `base` up to `max`, each delay
 /// drawn at random from its upper half so that clients that failed together do not retry
@@ -45,14 +46,15 @@ pub(crate) struct DialState {
 }
 
 impl DialState {
-    /// Connects to `addr` unless a backoff is in force; failures start or extend the backoff.
-    /// Every error is marked unsent: nothing was written.
+    /// Connects to the client's address (and shakes hands over TLS when the client has it)
+    /// within `timeout`, unless a backoff is in force; failures start or extend the backoff.
+    /// Every error is marked unsent: no call was written.
     pub(crate) async fn connect(
         &mut self,
-        addr: &Address,
+        config: &Config,
         timeout: Duration,
-        backoff: &Backoff,
     ) -> Result<Stream, Status> {
+        let addr = &config.addr;
         if let Some(at) = self.retry_at {
             let now = Instant::now();
             if now < at {
@@ -64,11 +66,18 @@ impl DialState {
                 .with_unsent());
             }
         }
-        let outcome = match tokio::time::timeout(timeout, addr.connect()).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => {
-                Err(Status::unavailable(format!("connecting to {addr}: {e}")).with_source(e))
+        let open = async {
+            let stream = addr.connect().await.map_err(|e| {
+                Status::unavailable(format!("connecting to {addr}: {e}")).with_source(e)
+            })?;
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &config.tls {
+                return tls.connect(stream, addr).await;
             }
+            Ok(stream)
+        };
+        let outcome = match tokio::time::timeout(timeout, open).await {
+            Ok(outcome) => outcome,
             Err(_) => Err(Status::unavailable(format!(
                 "connecting to {addr}: no answer within {timeout:?}"
             ))),
@@ -81,7 +90,7 @@ impl DialState {
             }
             Err(status) => {
                 self.failures = self.failures.saturating_add(1);
-                let delay = backoff.delay(self.failures);
+                let delay = config.backoff.delay(self.failures);
                 self.retry_at = Some(Instant::now() + delay);
                 tracing::debug!(%addr, failures = self.failures, ?delay, %status, "connect failed");
                 Err(status.with_unsent())
@@ -93,6 +102,7 @@ impl DialState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Address;
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter_in_the_upper_half() {
@@ -130,14 +140,15 @@ mod tests {
             base: Duration::from_secs(60),
             max: Duration::from_secs(60),
         };
+        let config = crate::Client::builder(addr).backoff(backoff).config;
         let first = state
-            .connect(&addr, Duration::from_secs(1), &backoff)
+            .connect(&config, Duration::from_secs(1))
             .await
             .unwrap_err();
         assert!(first.is_unsent());
         assert!(first.message().contains("connecting to"), "{first}");
         let second = state
-            .connect(&addr, Duration::from_secs(1), &backoff)
+            .connect(&config, Duration::from_secs(1))
             .await
             .unwrap_err();
         assert!(second.message().contains("next attempt in"), "{second}");

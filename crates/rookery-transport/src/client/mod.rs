@@ -62,6 +62,8 @@ pub(crate) struct Config {
     pub(crate) caller: FastStr,
     pub(crate) callee: FastStr,
     pub(crate) kitex_protobuf: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::Connector>,
 }
 
 /// Builds a [`Client`]. Clones make clients with the same settings, so one builder serves as
@@ -165,6 +167,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Connects over TLS (feature `tls`), as `config` says: the server's certificate must be
+    /// issued by one of its CAs for the name it sets (or the IP address connected to), and
+    /// the client presents its own certificate if it has one. The handshake counts against
+    /// the connect timeout; a handshake that fails (a server certificate that does not
+    /// verify, say) fails the call `UNAVAILABLE`, unsent.
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        mut self,
+        config: crate::tls::ClientTlsConfig,
+    ) -> Result<Self, crate::tls::TlsError> {
+        self.config.tls = Some(crate::tls::Connector::new(config)?);
+        Ok(self)
+    }
+
     /// Builds the client. Connections open on the first call.
     pub fn build(self) -> Client {
         let config = Arc::new(self.config);
@@ -238,6 +254,8 @@ impl Client {
                 caller: FastStr::empty(),
                 callee: FastStr::empty(),
                 kitex_protobuf: false,
+                #[cfg(feature = "tls")]
+                tls: None,
             },
         }
     }

@@ -76,9 +76,7 @@ impl MuxClient {
             Some(left) => left.min(self.config.connect_timeout),
             None => self.config.connect_timeout,
         };
-        let stream = dial
-            .connect(&self.config.addr, timeout, &self.config.backoff)
-            .await?;
+        let stream = dial.connect(&self.config, timeout).await?;
         let conn = MuxConn::start(Arc::clone(&self.config), stream);
         *lock(&slot.current) = Some(Arc::clone(&conn));
         Ok(conn)

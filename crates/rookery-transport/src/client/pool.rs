@@ -96,7 +96,7 @@ impl PoolClient {
             .dial
             .lock()
             .await
-            .connect(&self.config.addr, timeout, &self.config.backoff)
+            .connect(&self.config, timeout)
             .await?;
         let c = &self.config;
         Ok(PooledConn {
@@ -185,8 +185,12 @@ impl PoolClient {
         write_request(&mut conn.wbuf, &self.config, cx, req, seq_id, announce).map_err(|e| {
             Status::resource_exhausted(format!("request not sent: {e}")).with_unsent()
         })?;
-        conn.stream
-            .write_all(&conn.wbuf)
+        let write = async {
+            conn.stream.write_all(&conn.wbuf).await?;
+            // A no-op on a socket; over TLS, sends what the session still holds.
+            conn.stream.flush().await
+        };
+        write
             .await
             .map_err(|e| Status::unavailable(format!("writing to {addr}: {e}")))?;
         conn.announced = true;

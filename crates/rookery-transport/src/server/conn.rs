@@ -59,6 +59,9 @@ struct Conn<S> {
     /// The client said it understands control frames.
     control: AtomicBool,
     peer: Option<FastStr>,
+    /// What every call of the connection carries in its context's extensions: the client's
+    /// TLS certificates, when it presented some.
+    extensions: ::http::Extensions,
 }
 
 /// How to address a reply: the framing, protocol, name and sequence id of its call.
@@ -92,17 +95,31 @@ pub(super) async fn serve_connection<S>(
     S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
 {
     let peer_name = peer.map(|p| FastStr::from(p.to_string()));
+    #[allow(unused_mut)]
+    let mut extensions = ::http::Extensions::new();
+    // With TLS, the handshake comes first; the protocol is detected on what it decrypts.
+    #[cfg(feature = "tls")]
+    let stream = match &shared.config.tls {
+        Some(acceptor) => match handshake(acceptor, stream, &shared, peer).await {
+            Some((stream, from_tls)) => {
+                extensions = from_tls;
+                stream
+            }
+            None => return,
+        },
+        None => stream,
+    };
     let mut stream = stream;
     let mut buf = BytesMut::with_capacity(READ_RESERVE);
     // HTTP (health checks) and Thrift share the port: tell them apart by the first bytes.
     loop {
         match http::sniff(&buf) {
             Some(http::Sniffed::Http1) => {
-                http::serve(stream, buf.freeze(), shared, peer).await;
+                http::serve(stream, buf.freeze(), shared, peer, extensions).await;
                 return;
             }
             Some(http::Sniffed::Http2) => {
-                serve_h2(stream, buf, shared, peer).await;
+                serve_h2(stream, buf, shared, peer, extensions).await;
                 return;
             }
             Some(http::Sniffed::Native) => break,
@@ -133,6 +150,7 @@ pub(super) async fn serve_connection<S>(
         draining: AtomicBool::new(false),
         control: AtomicBool::new(false),
         peer: peer_name,
+        extensions,
     });
 
     // One task reads, runs the calls that finish at once, and writes their replies together
@@ -258,15 +276,51 @@ pub(super) async fn serve_connection<S>(
     }
 }
 
+/// The TLS handshake with a client, within the server's handshake timeout (and cut off when
+/// the drain deadline passes): the decrypted stream and what TLS told of the client, or
+/// `None`, logged, when the handshake failed.
+#[cfg(feature = "tls")]
+async fn handshake(
+    acceptor: &crate::tls::Acceptor,
+    stream: Stream,
+    shared: &Shared,
+    peer: Option<SocketAddr>,
+) -> Option<(Stream, ::http::Extensions)> {
+    let peer = peer.map(|p| p.to_string());
+    let peer = peer.as_deref().unwrap_or("unix");
+    let timeout = shared.config.handshake_timeout;
+    tokio::select! {
+        biased;
+        _ = shared.hard_stop.cancelled() => None,
+        accepted = tokio::time::timeout(timeout, acceptor.accept(stream)) => match accepted {
+            Ok(Ok(accepted)) => Some(accepted),
+            Ok(Err(e)) => {
+                tracing::debug!(peer, error = %e, "closing connection: TLS handshake failed");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(peer, ?timeout, "closing connection: no TLS handshake in time");
+                None
+            }
+        },
+    }
+}
+
 /// Serves an HTTP/2 connection through the server's HTTP handler, or closes it, saying why,
 /// when there is none.
-async fn serve_h2(stream: Stream, buf: BytesMut, shared: Arc<Shared>, peer: Option<SocketAddr>) {
+async fn serve_h2(
+    stream: Stream,
+    buf: BytesMut,
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+    extensions: ::http::Extensions,
+) {
     #[cfg(feature = "http2")]
     if shared.config.http.is_some() {
-        http::serve_h2(stream, buf.freeze(), shared, peer).await;
+        http::serve_h2(stream, buf.freeze(), shared, peer, extensions).await;
         return;
     }
-    let _ = (stream, buf, shared);
+    let _ = (stream, buf, shared, extensions);
     // The peer as every other line about a connection names it, `peer="ADDR"`.
     let peer = peer.map(|p| p.to_string());
     tracing::warn!(
@@ -381,6 +435,9 @@ where
     cx.callee_mut().method = method.clone();
     cx.callee_mut().service = conn.shared.config.service_name.clone();
     cx.caller_mut().address = conn.peer.clone();
+    if !conn.extensions.is_empty() {
+        cx.extensions_mut().extend(conn.extensions.clone());
+    }
     read_header(conn, header, &mut cx, &mut idl_service)?;
     if let Some(name) = idl_service {
         if name == health::SERVICE {
@@ -502,6 +559,9 @@ where
     cx.callee_mut().method = envelope.name.clone();
     cx.callee_mut().service = conn.shared.config.service_name.clone();
     cx.caller_mut().address = conn.peer.clone();
+    if !conn.extensions.is_empty() {
+        cx.extensions_mut().extend(conn.extensions.clone());
+    }
     let mut idl_service = None;
     read_header(conn, header, &mut cx, &mut idl_service)?;
     if let Some(name) = idl_service {

@@ -84,13 +84,18 @@ fn is_health_path(path: &str) -> bool {
 }
 
 /// Answers one request: a health check from the server's health, anything else from the
-/// handler (or 404 without one).
+/// handler (or 404 without one), the request carrying what the connection's `extensions`
+/// hold (the client's TLS certificates).
 async fn route(
     health: Health,
     handler: Option<SharedHandler>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: Option<SocketAddr>,
+    extensions: http::Extensions,
 ) -> Result<Response<HttpBody>, Infallible> {
+    if !extensions.is_empty() {
+        req.extensions_mut().extend(extensions);
+    }
     if let Some(handler) = handler
         && !is_health_path(req.uri().path())
     {
@@ -105,6 +110,7 @@ pub(super) async fn serve(
     prefix: Bytes,
     shared: Arc<Shared>,
     peer: Option<SocketAddr>,
+    extensions: http::Extensions,
 ) {
     let health = shared.config.health.clone();
     let handler = shared.config.http.clone();
@@ -113,7 +119,13 @@ pub(super) async fn serve(
         inner: stream,
     });
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        route(health.clone(), handler.clone(), req, peer)
+        route(
+            health.clone(),
+            handler.clone(),
+            req,
+            peer,
+            extensions.clone(),
+        )
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .max_buf_size(64 * 1024)
@@ -143,6 +155,7 @@ pub(super) async fn serve_h2(
     prefix: Bytes,
     shared: Arc<Shared>,
     peer: Option<SocketAddr>,
+    extensions: http::Extensions,
 ) {
     let health = shared.config.health.clone();
     let handler = shared.config.http.clone();
@@ -151,7 +164,13 @@ pub(super) async fn serve_h2(
         inner: stream,
     });
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        route(health.clone(), handler.clone(), req, peer)
+        route(
+            health.clone(),
+            handler.clone(),
+            req,
+            peer,
+            extensions.clone(),
+        )
     });
     let executor = Tracked {
         tasks: shared.tasks.clone(),

@@ -33,6 +33,11 @@ pub(crate) struct Config {
     pub(crate) health: Health,
     pub(crate) http: Option<external::SharedHandler>,
     pub(crate) protobuf: Option<ProtobufService>,
+    /// How long a client has to finish its TLS handshake.
+    #[cfg(feature = "tls")]
+    pub(crate) handshake_timeout: Duration,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::Acceptor>,
 }
 
 /// The service that answers Kitex Protobuf calls.
@@ -58,6 +63,10 @@ impl Default for Config {
             health: Health::new(),
             http: None,
             protobuf: None,
+            #[cfg(feature = "tls")]
+            handshake_timeout: Duration::from_secs(10),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -66,6 +75,8 @@ impl Default for Config {
 #[derive(Debug, Default)]
 pub struct ServerBuilder {
     config: Config,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl ServerBuilder {
@@ -131,16 +142,45 @@ impl ServerBuilder {
         self
     }
 
+    /// Serves over TLS (feature `tls`) only: each client completes a TLS handshake within the
+    /// [handshake timeout](Self::handshake_timeout) before anything else, and with
+    /// [client CAs](crate::tls::TlsConfig::client_ca) set, presents a certificate they
+    /// issued, which each of its calls then finds in its context
+    /// ([`PeerCertificates::of`](crate::tls::PeerCertificates::of)). Every protocol of the
+    /// port is served inside TLS; a client that speaks cleartext is disconnected.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// How long a client has to finish its TLS handshake (10 s by default; feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
     /// Builds a server that hands every call to `service`, usually a [`Router`] wrapped in
     /// layers.
     pub fn build<S>(self, service: S) -> Server<S>
     where
         S: Service<ThriftRequest, Response = ThriftResponse> + 'static,
     {
-        Server {
-            config: self.config,
-            service,
+        #[allow(unused_mut)]
+        let mut config = self.config;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            use crate::tls::{ALPN_H2, ALPN_HTTP1};
+            // HTTP/2 is offered only where it is served; native clients offer nothing.
+            let alpn: &[&[u8]] = if cfg!(feature = "http2") && config.http.is_some() {
+                &[ALPN_H2, ALPN_HTTP1]
+            } else {
+                &[ALPN_HTTP1]
+            };
+            config.tls = Some(crate::tls::Acceptor::new(tls, alpn));
         }
+        Server { config, service }
     }
 }
 

@@ -7,17 +7,19 @@ use rustls::{
     pki_types::{CertificateDer, PrivateKeyDer},
     server::WebPkiClientVerifier,
 };
-use tokio::net::TcpStream;
-use tokio_rustls::{TlsAcceptor, server::TlsStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::Stream;
 
 use super::{PeerCertificates, TlsError, add_roots, certificates, private_key, provider};
 
 /// A server's TLS: the certificate chain it presents and its private key, and the CAs whose
 /// client certificates it requires ([`client_ca`](TlsConfig::client_ca)), if any. Given to
-/// [`ServerBuilder::tls`](crate::ServerBuilder::tls).
+/// [`ServerBuilder::tls`](crate::ServerBuilder::tls) (and to rookery-grpc's, which shares it).
 ///
-/// TLS 1.2 and 1.3, rustls's safe defaults; ALPN offers `h2` (and `http/1.1` too when the
-/// server serves gRPC-Web, so that browsers reach it over TLS).
+/// TLS 1.2 and 1.3, rustls's safe defaults. A native server offers `http/1.1` by ALPN, and `h2`
+/// too when it hands HTTP/2 to a handler (gRPC on the same port); native clients offer none. A
+/// gRPC server offers `h2` (and `http/1.1` when it serves gRPC-Web).
 #[derive(Clone)]
 pub struct TlsConfig {
     cert_chain: Vec<CertificateDer<'static>>,
@@ -79,11 +81,17 @@ impl TlsConfig {
         Ok(self)
     }
 
-    /// The acceptor of a server, offering `alpn` (most preferred first).
-    pub(crate) fn acceptor(&self, alpn: &[&[u8]]) -> Acceptor {
+    /// The rustls configuration of a server, offering `alpn` (most preferred first): for
+    /// transports built on this crate's TLS (rookery-grpc's server uses it).
+    pub fn rustls_config(&self, alpn: &[&[u8]]) -> Arc<ServerConfig> {
         let mut config = ServerConfig::clone(&self.config);
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-        Acceptor(TlsAcceptor::from(Arc::new(config)))
+        Arc::new(config)
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn requires_client_certificates(&self) -> bool {
+        self.client_roots.is_some()
     }
 }
 
@@ -109,26 +117,38 @@ fn server_config(
         .map_err(|e| TlsError::new(format!("the certificate chain and key: {e}")))
 }
 
-/// The TLS side of a server's accept loop.
+/// The TLS side of a native server's accept loop.
 #[derive(Clone)]
 pub(crate) struct Acceptor(TlsAcceptor);
 
-/// The TLS handshake with a client that connected: the stream, and what the connection's
-/// requests carry in their extensions (the client's certificates, if it presented any).
-/// Time-limited by the caller.
-pub(crate) async fn accept(
-    acceptor: &Acceptor,
-    stream: TcpStream,
-) -> io::Result<(TlsStream<TcpStream>, http::Extensions)> {
-    let stream = acceptor.0.accept(stream).await?;
-    let mut extensions = http::Extensions::new();
-    if let Some(certificates) = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(PeerCertificates::new)
-    {
-        extensions.insert(certificates);
+impl fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Acceptor")
     }
-    Ok((stream, extensions))
+}
+
+impl Acceptor {
+    pub(crate) fn new(config: &TlsConfig, alpn: &[&[u8]]) -> Acceptor {
+        Acceptor(TlsAcceptor::from(config.rustls_config(alpn)))
+    }
+
+    /// The TLS handshake with a client that connected: the stream, and what the calls of the
+    /// connection carry in their extensions (the client's certificates, if it presented
+    /// any). Time-limited by the caller.
+    pub(crate) async fn accept(&self, stream: Stream) -> io::Result<(Stream, http::Extensions)> {
+        let stream = self.0.accept(stream).await?;
+        let mut extensions = http::Extensions::new();
+        if let Some(certificates) = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(PeerCertificates::from_chain)
+        {
+            extensions.insert(certificates);
+        }
+        Ok((
+            Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(stream))),
+            extensions,
+        ))
+    }
 }

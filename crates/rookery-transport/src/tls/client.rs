@@ -1,25 +1,26 @@
 //! The client's side: the CAs it trusts, the name it checks, its own certificate, the
 //! handshake.
 
-use std::{fmt, net::SocketAddr, sync::Arc};
+use std::{fmt, net::IpAddr, sync::Arc};
 
 use rookery_core::Status;
 use rustls::{
     ClientConfig, RootCertStore,
     pki_types::{CertificateDer, PrivateKeyDer, ServerName},
 };
-use tokio::net::TcpStream;
-use tokio_rustls::{TlsConnector, client::TlsStream};
+use tokio_rustls::TlsConnector;
 
-use super::{ALPN_H2, TlsError, add_roots, certificates, private_key, provider};
+use super::{TlsError, add_roots, certificates, private_key, provider};
+use crate::{Address, Stream};
 
 /// A client's TLS: the CAs it trusts to have issued the server's certificate, the name that
 /// certificate must hold, and the client's own certificate for servers that require one
-/// (mutual TLS). Given to [`ClientBuilder::tls`](crate::ClientBuilder::tls).
+/// (mutual TLS). Given to [`ClientBuilder::tls`](crate::ClientBuilder::tls) (and to
+/// rookery-grpc's, which shares it).
 ///
 /// ```
-/// # fn run(ca_pem: &[u8]) -> Result<(), rookery_grpc::tls::TlsError> {
-/// use rookery_grpc::tls::ClientTlsConfig;
+/// # fn run(ca_pem: &[u8]) -> Result<(), rookery_transport::tls::TlsError> {
+/// use rookery_transport::tls::ClientTlsConfig;
 ///
 /// let tls = ClientTlsConfig::new().ca_pem(ca_pem)?.server_name("api.example.com");
 /// # let _ = tls;
@@ -87,11 +88,13 @@ impl ClientTlsConfig {
         let key = private_key(key_pem.as_ref())?;
         self.identity = Some(Arc::new((chain, key)));
         // Checked now, so that connecting never fails for it.
-        self.client_config()?;
+        self.rustls_config(&[])?;
         Ok(self)
     }
 
-    fn client_config(&self) -> Result<ClientConfig, TlsError> {
+    /// The rustls configuration of a client, offering `alpn` (none for the native protocol):
+    /// for transports built on this crate's TLS (rookery-grpc's client uses it, with `h2`).
+    pub fn rustls_config(&self, alpn: &[&[u8]]) -> Result<ClientConfig, TlsError> {
         let builder = ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::new(format!("TLS versions: {e}")))?
@@ -107,63 +110,81 @@ impl ClientTlsConfig {
                     })?
             }
         };
-        config.alpn_protocols = vec![ALPN_H2.to_vec()];
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(config)
     }
 
-    /// The name to verify the server at `peer` for.
-    fn name_for(&self, peer: SocketAddr) -> Result<ServerName<'static>, TlsError> {
-        match &self.server_name {
-            None => Ok(ServerName::from(peer.ip())),
-            Some(name) => ServerName::try_from(name.clone())
+    /// The name the server's certificate must hold when connected to at `ip`: the one set by
+    /// [`server_name`](Self::server_name), or else `ip`.
+    pub fn server_name_for(&self, ip: Option<IpAddr>) -> Result<ServerName<'static>, TlsError> {
+        match (&self.server_name, ip) {
+            (Some(name), _) => ServerName::try_from(name.clone())
                 .map_err(|e| TlsError::new(format!("server name {name:?}: {e}"))),
+            (None, Some(ip)) => Ok(ServerName::from(ip)),
+            (None, None) => Err(TlsError::new(
+                "TLS over a Unix socket needs the server's name (server_name)",
+            )),
         }
     }
 
     /// The name set by [`server_name`](Self::server_name), if any.
-    pub(crate) fn configured_server_name(&self) -> Option<&str> {
+    pub fn configured_server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
 }
 
-/// The TLS handshake with the server at `peer` over `stream`, which must agree to HTTP/2.
-pub(crate) async fn connect(
-    config: &ClientTlsConfig,
-    stream: TcpStream,
-    peer: SocketAddr,
-) -> Result<TlsStream<TcpStream>, Status> {
-    let invalid = |e: TlsError| Status::invalid_argument(format!("TLS: {e}"));
-    let connector = TlsConnector::from(Arc::new(config.client_config().map_err(invalid)?));
-    let name = config.name_for(peer).map_err(invalid)?;
-    let shown = name.to_str().into_owned();
-    let stream = connector
-        .connect(name, stream)
-        .await
-        .map_err(|e| handshake_failed(&e, peer, &shown))?;
-    match stream.get_ref().1.alpn_protocol() {
-        Some(ALPN_H2) => Ok(stream),
-        Some(other) => Err(Status::unavailable(format!(
-            "TLS with {peer}: the server chose {:?} by ALPN, not HTTP/2 (h2)",
-            String::from_utf8_lossy(other)
-        ))),
-        None => Err(Status::unavailable(format!(
-            "TLS with {peer}: the server did not agree to HTTP/2 by ALPN (h2); it may not speak \
-             gRPC over TLS"
-        ))),
+/// A native client's side of TLS: a connector and the configuration it came from.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    config: ClientTlsConfig,
+    connector: TlsConnector,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl Connector {
+    pub(crate) fn new(config: ClientTlsConfig) -> Result<Connector, TlsError> {
+        let connector = TlsConnector::from(Arc::new(config.rustls_config(&[])?));
+        Ok(Connector { config, connector })
+    }
+
+    /// The TLS handshake with the server at `addr` over `stream`. Time-limited by the caller.
+    pub(crate) async fn connect(&self, stream: Stream, addr: &Address) -> Result<Stream, Status> {
+        let ip = match addr {
+            Address::Tcp(addr) => Some(addr.ip()),
+            Address::Unix(_) => None,
+        };
+        let name = self
+            .config
+            .server_name_for(ip)
+            .map_err(|e| Status::invalid_argument(format!("TLS with {addr}: {e}")))?;
+        let shown = name.to_str().into_owned();
+        let stream = self
+            .connector
+            .connect(name, stream)
+            .await
+            .map_err(|e| handshake_failed(&e, addr, &shown))?;
+        Ok(Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(
+            stream,
+        ))))
     }
 }
 
 /// The status of a failed handshake, saying plainly when the server's certificate was not
 /// trusted.
-fn handshake_failed(e: &std::io::Error, peer: SocketAddr, name: &str) -> Status {
+fn handshake_failed(e: &std::io::Error, addr: &Address, name: &str) -> Status {
     let tls = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match tls {
         Some(rustls::Error::InvalidCertificate(why)) => Status::unavailable(format!(
-            "TLS handshake with {peer}: certificate verification failed for {name:?}: {why:?}"
+            "TLS handshake with {addr}: certificate verification failed for {name:?}: {why:?}"
         )),
-        Some(other) => Status::unavailable(format!("TLS handshake with {peer}: {other}")),
-        None => Status::unavailable(format!("TLS handshake with {peer}: {e}")),
+        Some(other) => Status::unavailable(format!("TLS handshake with {addr}: {other}")),
+        None => Status::unavailable(format!("TLS handshake with {addr}: {e}")),
     }
 }
