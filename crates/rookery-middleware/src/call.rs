@@ -22,6 +22,12 @@ pub trait Request: Send + Sized + 'static {
     /// A copy to send again (to retry, or to hedge), or `None` when the request cannot be
     /// sent twice (a stream of messages the caller is still writing).
     fn try_clone(&self) -> Option<Self>;
+
+    /// The size in bytes of the encoded request, when it is known before it is sent (not for
+    /// a stream of messages): what access logs report.
+    fn body_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Called once when a call has ended: with its status, or `None` on success.
@@ -33,6 +39,11 @@ pub trait Response: Send + Sized + 'static {
     /// response, when the last message has been read (or the stream failed, or was dropped
     /// unfinished, reported as `CANCELLED`) for a stream.
     fn on_end(self, on_end: OnEnd) -> Self;
+
+    /// The size in bytes of the encoded response, when it is known (not for a stream).
+    fn body_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl Request for ThriftRequest {
@@ -47,12 +58,20 @@ impl Request for ThriftRequest {
     fn try_clone(&self) -> Option<Self> {
         Some(self.clone())
     }
+
+    fn body_size(&self) -> Option<usize> {
+        Some(self.body.len())
+    }
 }
 
 impl Response for ThriftResponse {
     fn on_end(self, on_end: OnEnd) -> Self {
         on_end(None);
         self
+    }
+
+    fn body_size(&self) -> Option<usize> {
+        Some(self.body.len())
     }
 }
 
@@ -68,12 +87,20 @@ impl Request for KitexProtobufRequest {
     fn try_clone(&self) -> Option<Self> {
         Some(self.clone())
     }
+
+    fn body_size(&self) -> Option<usize> {
+        Some(self.body.len())
+    }
 }
 
 impl Response for KitexProtobufResponse {
     fn on_end(self, on_end: OnEnd) -> Self {
         on_end(None);
         self
+    }
+
+    fn body_size(&self) -> Option<usize> {
+        Some(self.body.len())
     }
 }
 
@@ -105,12 +132,20 @@ mod protobuf {
         fn try_clone(&self) -> Option<Self> {
             Some(self.clone())
         }
+
+        fn body_size(&self) -> Option<usize> {
+            Some(self.body.len())
+        }
     }
 
     impl Response for ProtoResponse {
         fn on_end(self, on_end: OnEnd) -> Self {
             on_end(None);
             self
+        }
+
+        fn body_size(&self) -> Option<usize> {
+            Some(self.body.len())
         }
     }
 

@@ -35,12 +35,20 @@ pub mod breaker;
 mod call;
 pub mod codes;
 pub mod config;
+#[cfg(test)]
+mod capture;
 pub mod duration;
 mod keyed;
+mod level;
 pub mod limit;
+pub mod log;
+pub mod metrics;
 pub mod recover;
 pub mod retry;
+mod side;
 pub mod testing;
 pub mod timeout;
+pub mod trace;
 
 pub use call::{MethodMap, OnEnd, Request, Response};
+pub use side::Side;
