@@ -169,3 +169,58 @@ async fn a_draining_server_says_so() {
     assert_eq!(err.code(), Code::Unimplemented, "{err}");
     handle.stop().await;
 }
+
+#[tokio::test]
+async fn routes_of_the_application_answer_get_on_the_same_port() {
+    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = scrapes.clone();
+    let router = Router::new().add_service_named(
+        "Echo",
+        &["echo"],
+        service_fn(|_cx: &mut Context, req: ThriftRequest| async move {
+            Ok::<_, Status>(ThriftResponse::empty(req.protocol))
+        }),
+    );
+    let handle = Server::builder()
+        .http_get("/metrics", "text/plain; version=0.0.4", move || {
+            // Made at each request: the answer is current.
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            bytes::Bytes::from(format!("scrapes_total {n}\n"))
+        })
+        .http_get("/health", "text/plain", || {
+            bytes::Bytes::from_static(b"taken")
+        })
+        .build(router)
+        .bind(&"127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = handle.local_socket_addr().unwrap();
+
+    let (status, out) = http(addr, &get("/metrics")).await;
+    assert_eq!(status, 200, "{out}");
+    assert!(out.ends_with("\r\n\r\nscrapes_total 1\n"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{out}"
+    );
+    let (status, out) = http(addr, &get("/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(out.ends_with("scrapes_total 2\n"), "{out}");
+    let head = "HEAD /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let (status, out) = http(addr, head).await;
+    assert_eq!(status, 200);
+    assert!(
+        !out.contains("scrapes_total"),
+        "a HEAD answer has no body: {out}"
+    );
+    let post =
+        "POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    assert_eq!(http(addr, post).await.0, 405);
+    // The health check keeps its path; other paths are still not found.
+    let (status, out) = http(addr, &get("/health")).await;
+    assert_eq!(status, 200);
+    assert!(out.contains("SERVING"), "{out}");
+    assert_eq!(http(addr, &get("/metrics/other")).await.0, 404);
+    handle.stop().await;
+}

@@ -1,6 +1,8 @@
 //! HTTP on the server's port: health checks over HTTP/1.1 (`GET /health` and
 //! `/health/ready`: 200 while serving, 503 otherwise; `/health/live`: 200 while the process
-//! answers), and everything else, HTTP/2 included, handed to the server's [`HttpHandler`].
+//! answers), the application's own `GET` routes (a `/metrics` endpoint, say: see
+//! [`ServerBuilder::http_get`](super::ServerBuilder::http_get)), and everything else, HTTP/2
+//! included, handed to the server's [`HttpHandler`].
 
 use std::{
     convert::Infallible,
@@ -12,7 +14,7 @@ use std::{
 };
 
 use bytes::{Buf, Bytes};
-use http::{Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -78,16 +80,76 @@ pub(super) fn sniff(first: &[u8]) -> Option<Sniffed> {
     }
 }
 
-/// Whether `path` is one the server answers itself.
-fn is_health_path(path: &str) -> bool {
+/// Whether `path` is one of the health checks'.
+pub(super) fn is_health_path(path: &str) -> bool {
     matches!(path, "/health" | "/health/ready" | "/health/live")
 }
 
-/// Answers one request: a health check from the server's health, anything else from the
-/// handler (or 404 without one), the request carrying what the connection's `extensions`
-/// hold (the client's TLS certificates).
-async fn route(
+/// A path the server answers `GET` on with a body of the application's making (see
+/// [`ServerBuilder::http_get`](super::ServerBuilder::http_get)).
+#[derive(Clone)]
+pub(crate) struct GetRoute {
+    path: String,
+    content_type: HeaderValue,
+    body: Arc<dyn Fn() -> Bytes + Send + Sync>,
+}
+
+impl GetRoute {
+    pub(super) fn new(
+        path: String,
+        content_type: &'static str,
+        body: impl Fn() -> Bytes + Send + Sync + 'static,
+    ) -> GetRoute {
+        GetRoute {
+            path,
+            content_type: HeaderValue::from_static(content_type),
+            body: Arc::new(body),
+        }
+    }
+
+    pub(super) fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl std::fmt::Debug for GetRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetRoute")
+            .field("path", &self.path)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server answers itself, before any handler: its health checks and routes.
+#[derive(Clone)]
+struct Own {
     health: Health,
+    routes: Arc<[GetRoute]>,
+}
+
+impl Own {
+    fn of(shared: &Shared) -> Own {
+        Own {
+            health: shared.config.health.clone(),
+            routes: Arc::clone(&shared.config.routes),
+        }
+    }
+
+    fn route(&self, path: &str) -> Option<&GetRoute> {
+        self.routes.iter().find(|r| r.path == path)
+    }
+
+    fn answers(&self, path: &str) -> bool {
+        is_health_path(path) || self.route(path).is_some()
+    }
+}
+
+/// Answers one request: a health check from the server's health, a route from its body,
+/// anything else from the handler (or 404 without one), the request carrying what the
+/// connection's `extensions` hold (the client's TLS certificates).
+async fn route(
+    own: Own,
     handler: Option<SharedHandler>,
     mut req: Request<Incoming>,
     peer: Option<SocketAddr>,
@@ -97,11 +159,11 @@ async fn route(
         req.extensions_mut().extend(extensions);
     }
     if let Some(handler) = handler
-        && !is_health_path(req.uri().path())
+        && !own.answers(req.uri().path())
     {
         return Ok(handler.0.call(req, peer).await);
     }
-    Ok(respond(&health, &req).map(|b| b.map_err(|never| match never {}).boxed_unsync()))
+    Ok(respond(&own, &req).map(|b| b.map_err(|never| match never {}).boxed_unsync()))
 }
 
 /// Serves HTTP/1.1 on a connection whose first bytes were already read into `prefix`.
@@ -112,20 +174,14 @@ pub(super) async fn serve(
     peer: Option<SocketAddr>,
     extensions: http::Extensions,
 ) {
-    let health = shared.config.health.clone();
+    let own = Own::of(&shared);
     let handler = shared.config.http.clone();
     let io = TokioIo::new(Rewind {
         prefix,
         inner: stream,
     });
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        route(
-            health.clone(),
-            handler.clone(),
-            req,
-            peer,
-            extensions.clone(),
-        )
+        route(own.clone(), handler.clone(), req, peer, extensions.clone())
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .max_buf_size(64 * 1024)
@@ -157,20 +213,14 @@ pub(super) async fn serve_h2(
     peer: Option<SocketAddr>,
     extensions: http::Extensions,
 ) {
-    let health = shared.config.health.clone();
+    let own = Own::of(&shared);
     let handler = shared.config.http.clone();
     let io = TokioIo::new(Rewind {
         prefix,
         inner: stream,
     });
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        route(
-            health.clone(),
-            handler.clone(),
-            req,
-            peer,
-            extensions.clone(),
-        )
+        route(own.clone(), handler.clone(), req, peer, extensions.clone())
     });
     let executor = Tracked {
         tasks: shared.tasks.clone(),
@@ -225,7 +275,29 @@ where
     }
 }
 
-fn respond<B>(health: &Health, req: &Request<B>) -> Response<Full<Bytes>> {
+fn respond<B>(own: &Own, req: &Request<B>) -> Response<Full<Bytes>> {
+    if let Some(route) = own.route(req.uri().path()) {
+        return match *req.method() {
+            Method::GET | Method::HEAD => {
+                // A HEAD answer carries the headers of a GET and no body (hyper drops it).
+                let mut resp = Response::new(Full::new((route.body)()));
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, route.content_type.clone());
+                resp
+            }
+            _ => {
+                let mut resp =
+                    Response::new(Full::new(Bytes::from_static(b"{\"error\":\"use GET\"}\n")));
+                *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                );
+                resp
+            }
+        };
+    }
+    let health = &own.health;
     let state = health.get();
     let (status, body) = match (req.method(), req.uri().path()) {
         (&Method::GET | &Method::HEAD, "/health" | "/health/ready") => {

@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) service_name: FastStr,
     pub(crate) health: Health,
     pub(crate) http: Option<external::SharedHandler>,
+    pub(crate) routes: Arc<[http::GetRoute]>,
     pub(crate) protobuf: Option<ProtobufService>,
     /// How long a client has to finish its TLS handshake.
     #[cfg(feature = "tls")]
@@ -62,6 +63,7 @@ impl Default for Config {
             service_name: FastStr::empty(),
             health: Health::new(),
             http: None,
+            routes: Arc::new([]),
             protobuf: None,
             #[cfg(feature = "tls")]
             handshake_timeout: Duration::from_secs(10),
@@ -127,6 +129,40 @@ impl ServerBuilder {
     /// checks, which the server keeps answering itself. Without a handler those get 404.
     pub fn http_handler(mut self, handler: impl HttpHandler) -> Self {
         self.config.http = Some(external::SharedHandler(std::sync::Arc::new(handler)));
+        self
+    }
+
+    /// Answers HTTP `GET` (and `HEAD`) requests for `path` on this server's port with what
+    /// `body` returns at each request, as `content_type`: a metrics endpoint (`/metrics`),
+    /// say. Like the health checks, these are answered by the server itself, over HTTP/1.1
+    /// and HTTP/2, before any [`HttpHandler`] sees them; other methods on `path` get 405. A
+    /// path given twice keeps its last answer; the health checks' paths cannot be taken.
+    pub fn http_get<F>(
+        mut self,
+        path: impl Into<String>,
+        content_type: &'static str,
+        body: F,
+    ) -> Self
+    where
+        F: Fn() -> bytes::Bytes + Send + Sync + 'static,
+    {
+        let route = http::GetRoute::new(path.into(), content_type, body);
+        let mut routes: Vec<_> = self
+            .config
+            .routes
+            .iter()
+            .filter(|r| r.path() != route.path())
+            .cloned()
+            .collect();
+        if http::is_health_path(route.path()) {
+            tracing::warn!(
+                path = route.path(),
+                "not serving a route on a health check's path"
+            );
+        } else {
+            routes.push(route);
+        }
+        self.config.routes = routes.into();
         self
     }
 
