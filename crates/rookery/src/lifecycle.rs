@@ -267,6 +267,21 @@ impl ServiceBuilder {
         self
     }
 
+    /// Counts and times the calls this service answers into `metrics` (its
+    /// [server layer](rookery_middleware::metrics::Metrics::server_layer), placed among the
+    /// [`layer`](Self::layer)s where this is called), and serves every metric `metrics`
+    /// holds, clients' included, at `GET /metrics` on the service's own port, in the
+    /// OpenMetrics text format that Prometheus scrapes.
+    pub fn metrics(mut self, metrics: &rookery_middleware::metrics::Metrics) -> Self {
+        let exposed = metrics.clone();
+        self.server = self.server.http_get(
+            "/metrics",
+            rookery_middleware::metrics::CONTENT_TYPE,
+            move || exposed.encode().into(),
+        );
+        self.layer(metrics.server_layer())
+    }
+
     /// Serves what `router` routes to, replacing services added before.
     pub fn router(mut self, router: Router) -> Self {
         self.router = router;
