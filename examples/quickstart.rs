@@ -1,6 +1,7 @@
 //! rookery in one run: an embedded registry, three instances of a service, and a client that
 //! calls it by name, spreads its calls over the instances, and loses none when one of them
-//! stops gracefully in the middle.
+//! stops gracefully in the middle. Each instance counts its calls and serves them to
+//! Prometheus at `GET /metrics` on its own port, which the run reads at the end.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -19,9 +20,11 @@ use std::{
 use rookery::{
     BalancedClient, Context, Protocol, RunningService, Service, Status,
     codegen::FastStr,
+    middleware::metrics::Metrics,
     registry::{Discover, Query, embedded::Embedded},
 };
 use rookery_examples::echo::{Echo, EchoClient, EchoServer, FailError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A greeter: answers `echo` with a greeting.
 struct Greeter;
@@ -56,6 +59,8 @@ async fn start_instance(
         .version("1.0.0")
         .registry(registry.clone())
         .metadata("label", label)
+        // Its calls, counted, at GET /metrics on its port.
+        .metrics(&Metrics::new())
         .serve(EchoServer::new(Greeter))
         .build()?
         .start()
@@ -176,8 +181,44 @@ async fn run() -> Result<u64, Box<dyn std::error::Error>> {
         println!("  {label:<10} {n:>7}  {bar}");
     }
     println!("\n{total} calls answered, {failed} failed");
+
+    // What Prometheus would scrape from greeter-1: its own port, path /metrics.
+    if let Some(first) = &instances[0] {
+        let address = first.local_addr().to_string();
+        let text = http_get(&address, "/metrics").await?;
+        println!("\nGET http://{address}/metrics (calls, latency, in flight; buckets left out):");
+        let shown = [
+            "rookery_calls_total",
+            "rookery_call_duration_seconds_count",
+            "rookery_call_duration_seconds_sum",
+            "rookery_calls_in_flight",
+        ];
+        for line in text
+            .lines()
+            .filter(|l| shown.iter().any(|name| l.starts_with(name)))
+        {
+            println!("  {line}");
+        }
+    }
     for running in instances.into_iter().flatten() {
         running.stop().await?;
     }
     Ok(failed)
+}
+
+/// The body of `GET path` from `address`, over plain HTTP/1.1 (what a Prometheus scrape does).
+async fn http_get(address: &str, path: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut response)).await??;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(format!(
+            "GET {path}: {}",
+            response.lines().next().unwrap_or("no answer")
+        )
+        .into()),
+    }
 }
