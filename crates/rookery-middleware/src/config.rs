@@ -42,8 +42,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     breaker::CircuitBreakerConfig,
     limit::{concurrency::ConcurrencyLimitConfig, rate::RateLimitConfig},
+    log::AccessLogConfig,
     retry::RetryConfig,
     timeout::TimeoutConfig,
+    trace::TraceConfig,
 };
 
 /// The variable that names the configuration file.
@@ -81,6 +83,10 @@ pub struct ClientConfig {
     /// The bearer token attached to calls (`[client.authorization]`, its token from a file or
     /// a variable).
     pub authorization: Option<crate::auth::AuthorizationConfig>,
+    /// Access logs of the calls made.
+    pub access_log: Option<AccessLogConfig>,
+    /// Tracing of the calls made.
+    pub trace: Option<TraceConfig>,
 }
 
 /// The layers of a server stack.
@@ -97,6 +103,10 @@ pub struct ServerConfig {
     /// JWT authentication of callers (`[server.jwt]`, feature `jwt`).
     #[cfg(feature = "jwt")]
     pub jwt: Option<crate::auth::JwtConfig>,
+    /// Access logs of the calls answered.
+    pub access_log: Option<AccessLogConfig>,
+    /// Tracing of the calls answered.
+    pub trace: Option<TraceConfig>,
 }
 
 /// Why a configuration could not be read: the file, the variable or the setting at fault.
@@ -355,6 +365,21 @@ mod tests {
         assert_eq!(rate.methods["Bank.report"].burst, Some(1));
         let concurrency = config.server.concurrency_limit.unwrap();
         assert_eq!(concurrency.pushback, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn observability_is_configured_per_side() {
+        let text = "[server.access_log]\nok_level = \"debug\"\n[client.trace]\n";
+        let config = Config::from_toml_with_env(
+            text,
+            [("ROOKERY__SERVER__ACCESS_LOG__ERROR_LEVEL", "error")],
+        )
+        .unwrap();
+        let log = config.server.access_log.unwrap();
+        assert_eq!(log.ok_level, Some(tracing::Level::DEBUG));
+        assert_eq!(log.error_level, Some(tracing::Level::ERROR));
+        assert_eq!(config.client.trace, Some(TraceConfig::default()));
+        assert_eq!(config.client.access_log, None);
     }
 
     #[test]

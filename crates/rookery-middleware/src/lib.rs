@@ -33,10 +33,10 @@
 pub mod auth;
 pub mod breaker;
 mod call;
-pub mod codes;
-pub mod config;
 #[cfg(test)]
 mod capture;
+pub mod codes;
+pub mod config;
 pub mod duration;
 mod keyed;
 mod level;
