@@ -40,7 +40,9 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// | `rookery_call_duration_seconds` | histogram | `side`, `service`, `method`, `code`, `peer` |
 /// | `rookery_calls_in_flight` | gauge | `side`, `service` |
 ///
-/// `side` is `client` or `server`; `code` the status name (`OK`, `UNAVAILABLE`, ...); `peer`
+/// `side` is `client` or `server`; `service` the callee's service as the call's context names
+/// it (a Thrift server's registered name, a gRPC call's Protobuf service, a balanced
+/// client's target); `code` the status name (`OK`, `UNAVAILABLE`, ...); `peer`
 /// the instance called on a client (its address), the calling service on a server (its name,
 /// when the caller sent one: addresses of callers would make a series per connection).
 ///
