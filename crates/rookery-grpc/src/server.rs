@@ -272,7 +272,10 @@ impl Server {
             if !extensions.is_empty() {
                 req.extensions_mut().extend(extensions.clone());
             }
-            async move { Ok::<_, Infallible>(router.handle(req, Some(peer)).await) }
+            // Boxed: hyper moves the future of every request into a task of its own, and
+            // a pointer moves faster than the whole call's state (callgrind showed the copies).
+            let call = Box::pin(async move { router.handle(req, Some(peer)).await });
+            async move { Ok::<_, Infallible>(call.await) }
         });
         let conn = self.http2.serve_connection(TokioIo::new(stream), service);
         let mut conn = std::pin::pin!(conn);
