@@ -123,7 +123,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn error(message: impl Into<String>) -> ConfigError {
+pub(crate) fn error(message: impl Into<String>) -> ConfigError {
     ConfigError {
         message: message.into(),
     }

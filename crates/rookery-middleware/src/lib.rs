@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod recover;
 pub mod retry;
 mod side;
+pub mod stack;
 pub mod testing;
 pub mod timeout;
 pub mod trace;
