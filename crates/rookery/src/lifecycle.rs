@@ -271,15 +271,24 @@ impl ServiceBuilder {
     /// [server layer](rookery_middleware::metrics::Metrics::server_layer), placed among the
     /// [`layer`](Self::layer)s where this is called), and serves every metric `metrics`
     /// holds, clients' included, at `GET /metrics` on the service's own port, in the
-    /// OpenMetrics text format that Prometheus scrapes.
-    pub fn metrics(mut self, metrics: &rookery_middleware::metrics::Metrics) -> Self {
+    /// OpenMetrics text format that Prometheus scrapes. With a stack that counts calls
+    /// already (`ServerStack::recommended(&metrics)`), use
+    /// [`metrics_endpoint`](Self::metrics_endpoint) instead, or every call counts twice.
+    pub fn metrics(self, metrics: &rookery_middleware::metrics::Metrics) -> Self {
+        self.metrics_endpoint(metrics).layer(metrics.server_layer())
+    }
+
+    /// Serves every metric `metrics` holds at `GET /metrics` on the service's own port,
+    /// without counting this service's calls (a layer does that, as
+    /// `ServerStack::recommended(&metrics)` has one).
+    pub fn metrics_endpoint(mut self, metrics: &rookery_middleware::metrics::Metrics) -> Self {
         let exposed = metrics.clone();
         self.server = self.server.http_get(
             "/metrics",
             rookery_middleware::metrics::CONTENT_TYPE,
             move || exposed.encode().into(),
         );
-        self.layer(metrics.server_layer())
+        self
     }
 
     /// Serves what `router` routes to, replacing services added before.

@@ -212,6 +212,46 @@ async fn the_metrics_of_n_calls_are_exact_on_the_services_own_port() {
     running.stop().await.unwrap();
 }
 
+/// The recommended server stack counts the calls; `metrics_endpoint` only serves them: each
+/// call is counted once.
+#[tokio::test]
+async fn the_recommended_stack_and_the_endpoint_count_each_call_once() {
+    let metrics = Metrics::new();
+    let node = Node {
+        name: "A",
+        next: None,
+        log: Log::default(),
+    };
+    let running = Service::builder("hop")
+        .no_registry()
+        .metrics_endpoint(&metrics)
+        .layer(rookery::middleware::stack::ServerStack::recommended(
+            &metrics,
+        ))
+        .serve(HopServer::new(node))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = traced_client(running.local_addr());
+    for i in 0..7 {
+        client
+            .relay(&mut Context::new(), format!("{i}"))
+            .await
+            .unwrap();
+    }
+    let addr = running.local_addr().to_string().parse().unwrap();
+    let (_, text) = http_get(addr, "/metrics").await;
+    let series = r#"{side="server",service="hop",method="relay",code="OK",peer="test"}"#;
+    assert_eq!(
+        sample(&text, &format!("rookery_calls_total{series}")),
+        Some(7.0),
+        "{text}"
+    );
+    running.stop().await.unwrap();
+}
+
 #[cfg(feature = "grpc")]
 mod grpc {
     use std::net::SocketAddr;
