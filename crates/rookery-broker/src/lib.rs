@@ -1,0 +1,63 @@
+//! Pub/sub for rookery: services talk asynchronously through a [`Broker`].
+//!
+//! - [`Message`]: an id, a topic, headers ([`rookery_core::Metadata`]: trace context and any
+//!   other metadata travel here) and an opaque payload.
+//! - [`Broker`]: publish to a topic; subscribe with [`SubscribeOptions`] — a queue group (each
+//!   message goes to one member; without a group every subscriber gets every message), an
+//!   [`AckMode`], a bound on the messages in flight, a durable name, the ack wait, and how
+//!   failures are retried and dead-lettered. A message larger than the broker's
+//!   `max_message_size` is refused at publish with a clear error.
+//! - [`Subscription`]: a stream of [`Delivery`]s; each is acknowledged, nacked (delivered again
+//!   after a delay), or left unsettled and delivered again after the ack wait or when its
+//!   subscriber goes away. Nothing unacknowledged is lost.
+//!
+//! ```
+//! use rookery_broker::{Broker, Message, SubscribeOptions};
+//!
+//! async fn demo(broker: &dyn Broker) -> Result<(), rookery_broker::BrokerError> {
+//!     let options = SubscribeOptions::new().queue_group("workers").max_in_flight(16);
+//!     let mut orders = broker.subscribe("orders.created", options).await?;
+//!     broker
+//!         .publish(Message::new("orders.created", r#"{"id":7}"#).with_header("tenant", "acme"))
+//!         .await?;
+//!     if let Some(delivery) = orders.next().await {
+//!         let delivery = delivery?;
+//!         assert_eq!(delivery.message().headers.get("tenant"), Some("acme"));
+//!         delivery.ack().await?;
+//!     }
+//!     orders.unsubscribe().await
+//! }
+//! ```
+
+mod broker;
+mod delivery;
+mod error;
+mod message;
+mod options;
+
+pub use broker::{Broker, Subscription, SubscriptionSource};
+pub use delivery::{Acker, Acknowledge, Delivery};
+pub use error::{BrokerError, BrokerErrorKind};
+pub use message::{DEFAULT_MAX_MESSAGE_SIZE, Message, headers, new_message_id, validate_topic};
+pub use options::{AckMode, Backoff, SubscribeOptions};
+
+#[cfg(test)]
+mod send_checks {
+    use super::*;
+
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync>() {}
+
+    // Handlers run on a multi-threaded runtime: the futures users await must be `Send`, and a
+    // `&Delivery` held across an await must be too.
+    #[allow(dead_code, unreachable_code, clippy::diverging_sub_expression)]
+    fn public_futures_are_send(broker: &dyn Broker, mut sub: Subscription, d: Delivery) {
+        send_sync::<Delivery>();
+        send_sync::<Message>();
+        send::<Subscription>(&sub);
+        send(&broker.publish(Message::new("t", "")));
+        send(&broker.subscribe("t", SubscribeOptions::new()));
+        send(&sub.next());
+        send(&d.ack());
+    }
+}
