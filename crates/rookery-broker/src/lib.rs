@@ -31,6 +31,7 @@
 
 mod broker;
 mod delivery;
+pub mod embedded;
 mod error;
 mod message;
 mod options;
