@@ -10,6 +10,14 @@
 //! - [`Subscription`]: a stream of [`Delivery`]s; each is acknowledged, nacked (delivered again
 //!   after a delay), or left unsettled and delivered again after the ack wait or when its
 //!   subscriber goes away. Nothing unacknowledged is lost.
+//! - [`Subscriber`]: runs a [`Handler`] over a subscription with typed messages (any
+//!   `rookery_codec::Codec`: JSON with feature `json`, Protobuf with `protobuf`, Thrift):
+//!   acknowledged when the handler returns `Ok`, delivered again with exponential backoff when
+//!   it fails or times out, and published to a dead-letter topic (`<topic>.dlq`) with the reason
+//!   in its headers after `max_attempts`, or at once when the payload does not decode.
+//!
+//! Backends, sibling modules with the same file set: [`embedded`] (in this process; the
+//! default).
 //!
 //! ```
 //! use rookery_broker::{Broker, Message, SubscribeOptions};
@@ -33,14 +41,18 @@ mod broker;
 mod delivery;
 pub mod embedded;
 mod error;
+mod handler;
 mod message;
 mod options;
+pub mod runner;
 
 pub use broker::{Broker, Subscription, SubscriptionSource};
 pub use delivery::{Acker, Acknowledge, Delivery};
 pub use error::{BrokerError, BrokerErrorKind};
+pub use handler::{Handler, HandlerError, Incoming};
 pub use message::{DEFAULT_MAX_MESSAGE_SIZE, Message, headers, new_message_id, validate_topic};
 pub use options::{AckMode, Backoff, SubscribeOptions};
+pub use runner::{RawBytes, Serving, Subscriber};
 
 #[cfg(test)]
 mod send_checks {

@@ -20,6 +20,9 @@ pub mod headers {
     pub const DEAD_LETTER_ATTEMPTS: &str = "rookery-dead-letter-attempts";
     /// On a dead-lettered message: the topic it was published to.
     pub const DEAD_LETTER_TOPIC: &str = "rookery-dead-letter-topic";
+    /// On a dead-lettered message: the original message's id (the dead letter has its own, so
+    /// an engine that deduplicates by id keeps both).
+    pub const DEAD_LETTER_ID: &str = "rookery-dead-letter-id";
     /// On a dead-lettered message: the subscription's queue group (or durable name) that gave
     /// it up, when it had one.
     pub const DEAD_LETTER_GROUP: &str = "rookery-dead-letter-group";
@@ -56,6 +59,18 @@ impl Message {
             headers: Metadata::new(),
             payload: payload.into(),
         }
+    }
+
+    /// A message to `topic` whose payload is `body` encoded by `codec` (Thrift, Protobuf, JSON:
+    /// any [`Codec`](rookery_codec::Codec)).
+    pub fn encode<M, C: rookery_codec::Codec<M>>(
+        topic: impl Into<FastStr>,
+        body: &M,
+        codec: &C,
+    ) -> Result<Message, rookery_codec::EncodeError> {
+        let mut buf = bytes::BytesMut::new();
+        codec.encode(body, &mut buf)?;
+        Ok(Message::new(topic, buf.freeze()))
     }
 
     /// Replaces the id (when the publisher has its own idempotency key).
