@@ -12,7 +12,8 @@ use crate::{BrokerError, Delivery, Message, SubscribeOptions};
 /// Publishes messages to topics and subscribes to them.
 ///
 /// Object safe: services hold an `Arc<dyn Broker>` chosen in code or by `ROOKERY_BROKER`, and
-/// every backend (embedded, NATS, ...) passes the same `conformance` suite.
+/// every backend (embedded, NATS, ...) passes the same suite (`conformance`, behind the feature
+/// of that name).
 ///
 /// Delivery is at least once for acknowledged subscriptions: a message is delivered until a
 /// delivery of it is acknowledged, or it is dead-lettered. Consumers recognise duplicates by

@@ -38,6 +38,8 @@
 //! ```
 
 mod broker;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod delivery;
 pub mod embedded;
 mod error;
