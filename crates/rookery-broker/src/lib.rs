@@ -16,8 +16,8 @@
 //!   it fails or times out, and published to a dead-letter topic (`<topic>.dlq`) with the reason
 //!   in its headers after `max_attempts`, or at once when the payload does not decode.
 //!
-//! Backends, sibling modules with the same file set: [`embedded`] (in this process; the
-//! default).
+//! Backends, sibling modules with the same file set, chosen in code or by `ROOKERY_BROKER`
+//! ([`from_env`]): [`embedded`] (in this process; the default).
 //!
 //! ```
 //! use rookery_broker::{Broker, Message, SubscribeOptions};
@@ -56,8 +56,38 @@ pub use message::{DEFAULT_MAX_MESSAGE_SIZE, Message, headers, new_message_id, va
 pub use options::{AckMode, Backoff, SubscribeOptions};
 pub use runner::{RawBytes, Serving, Subscriber};
 
+/// The environment variable that chooses the broker backend.
+pub const ENV_VAR: &str = "ROOKERY_BROKER";
+
+/// The broker `ROOKERY_BROKER` names (see [`from_url`]), or the embedded one of this process
+/// when it is not set.
+pub async fn from_env() -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
+    match std::env::var(ENV_VAR) {
+        Ok(url) if !url.trim().is_empty() => from_url(url.trim()).await,
+        _ => Ok(embedded::Embedded::global()),
+    }
+}
+
+/// The broker a URL names: `embedded` (or `embedded://`) is the broker of this process
+/// ([`embedded::Embedded::global`]). Other schemes name the engines of backends that are not
+/// built in, and fail with a clear error.
+pub async fn from_url(url: &str) -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
+    if url == "embedded" || url == "embedded://" {
+        return Ok(embedded::Embedded::global());
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) => Err(BrokerError::unsupported(format!(
+            "broker {url:?}: no backend for {scheme}:// is built in (expected embedded; engines \
+             come with their crate feature)"
+        ))),
+        None => Err(BrokerError::invalid(format!(
+            "broker {url:?}: expected embedded or SCHEME://ADDRESS"
+        ))),
+    }
+}
+
 #[cfg(test)]
-mod send_checks {
+mod tests {
     use super::*;
 
     fn send<T: Send>(_: &T) {}
@@ -74,5 +104,18 @@ mod send_checks {
         send(&broker.subscribe("t", SubscribeOptions::new()));
         send(&sub.next());
         send(&d.ack());
+        send(&from_env());
+    }
+
+    #[tokio::test]
+    async fn urls_name_backends() {
+        let a = from_url("embedded").await.unwrap();
+        let b = from_url("embedded://").await.unwrap();
+        assert_eq!(a.max_message_size(), b.max_message_size());
+        let err = from_url("kafka://localhost:9092").await.err().unwrap();
+        assert_eq!(err.kind(), BrokerErrorKind::Unsupported);
+        assert!(err.message().contains("kafka://"), "{err}");
+        let err = from_url("localhost").await.err().unwrap();
+        assert_eq!(err.kind(), BrokerErrorKind::Invalid);
     }
 }
