@@ -211,6 +211,10 @@ impl Embedded {
                 }
             }
         }
+        if options.ack_wait.is_zero() {
+            // Every delivery would be due again at once, for ever.
+            return Err(BrokerError::invalid("ack_wait must be longer than zero"));
+        }
         let id = self.shared.next_member.fetch_add(1, Ordering::Relaxed) + 1;
         let key = match (&options.durable, &options.queue_group) {
             (Some(durable), _) => GroupKey::Durable(durable.clone()),

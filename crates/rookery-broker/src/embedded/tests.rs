@@ -304,4 +304,9 @@ async fn limits_and_malformed_input_get_clear_errors() {
         .await
         .unwrap_err();
     assert!(err.message().contains("queue group"), "{err}");
+    let err = broker
+        .subscribe("t", SubscribeOptions::new().ack_wait(Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("ack_wait"), "{err}");
 }
