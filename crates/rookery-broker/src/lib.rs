@@ -45,6 +45,8 @@ pub mod embedded;
 mod error;
 mod handler;
 mod message;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod options;
 pub mod runner;
 
