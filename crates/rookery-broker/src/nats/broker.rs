@@ -103,7 +103,12 @@ impl Nats {
             .js
             .get_or_create_stream(config)
             .await
-            .map_err(|e| engine_error(&format!("creating stream {name} for {topic:?}"), e))?;
+            .map_err(|e| {
+                engine_error(
+                    &format!("creating stream {name} for {topic:?} (is JetStream on, -js?)"),
+                    e,
+                )
+            })?;
         lock(&self.inner.streams).insert(name);
         Ok(stream)
     }
@@ -248,18 +253,13 @@ impl NatsBuilder {
         self
     }
 
-    /// Connects, and checks that the server has JetStream.
+    /// Connects. (A server without JetStream is reported by the first publish or subscribe,
+    /// which make streams.)
     pub async fn connect(self) -> Result<Nats, BrokerError> {
         let client = async_nats::connect(self.url.as_str())
             .await
             .map_err(|e| engine_error(&format!("connecting to NATS at {}", self.url), e))?;
         let js = jetstream::new(client.clone());
-        js.query_account().await.map_err(|e| {
-            BrokerError::unsupported(format!(
-                "the NATS server at {} has no JetStream (start it with -js): {e}",
-                self.url
-            ))
-        })?;
         let server_max = client.server_info().max_payload;
         let max_message_size = if server_max > 0 {
             self.max_message_size.min(server_max)

@@ -23,9 +23,9 @@ use tokio::{
 use super::{Nats, broker::engine_error, names::from_nats_headers};
 use crate::{Acknowledge, BrokerError, Delivery, Message, SubscriptionSource};
 
-/// How long one pull request waits for messages before the next is sent (so a subscription
-/// notices a lost consumer within this time).
-const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// How long one pull request waits for messages before the next is sent: a subscription
+/// that ends waits for its last one, so this bounds how long unsubscribing takes.
+const PULL_EXPIRES: Duration = Duration::from_secs(2);
 
 /// One subscription: a task pulls from its JetStream consumer as many messages as it has room
 /// for under `max_in_flight`, and hands them over through a channel.
@@ -178,14 +178,27 @@ impl Pump {
                     continue;
                 }
             };
+            // Once the subscription ends, the pull request already sent is read to its end
+            // (at most PULL_EXPIRES) and what it brings is handed back at once: dropped
+            // unread, the server would deliver into a dead inbox and the messages would wait
+            // out ack_wait.
+            let mut ending = false;
             loop {
-                let next = tokio::select! {
-                    m = batch.next() => m,
-                    _ = self.closed.changed() => return,
-                    _ = self.stopped.changed() => return,
+                let next = if ending {
+                    batch.next().await
+                } else {
+                    tokio::select! {
+                        m = batch.next() => m,
+                        _ = self.closed.changed() => { ending = true; continue }
+                        _ = self.stopped.changed() => { ending = true; continue }
+                    }
                 };
                 let Some(next) = next else { break };
                 match next {
+                    Ok(message) if ending || self.done() => {
+                        ending = true;
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                    }
                     Ok(message) => {
                         failures = 0;
                         // The batch never brings more than `want` messages.

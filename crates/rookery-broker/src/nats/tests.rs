@@ -31,7 +31,11 @@ fn headers_round_trip_with_the_id() {
         .headers
         .insert_bin("blob", Bytes::from_static(&[0, 159, 255]));
     let nats = to_nats_headers(&message).unwrap();
-    assert_eq!(nats.get(async_nats::header::NATS_MESSAGE_ID).map(|v| v.as_str()), Some("id-7"));
+    assert_eq!(
+        nats.get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|v| v.as_str()),
+        Some("id-7")
+    );
     let (id, headers) = from_nats_headers(Some(&nats), || FastStr::new("unused"));
     assert_eq!(id, "id-7");
     assert_eq!(headers, message.headers);
