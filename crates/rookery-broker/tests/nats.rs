@@ -3,11 +3,13 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::Arc,
     time::Duration,
 };
 
 use rookery_broker::{
-    Broker, Delivery, Message, SubscribeOptions, Subscription, headers, nats::Nats,
+    Broker, Delivery, Message, SubscribeOptions, Subscription, conformance::Suite, headers,
+    nats::Nats,
 };
 use rookery_testkit::{NatsServer, is_rerun, rerun_test};
 
@@ -290,3 +292,43 @@ async fn oversize_and_wildcard_messages_are_refused_at_publish() {
         "nothing reached the server"
     );
 }
+
+/// The backend-agnostic conformance suite, each check on a new connection to one real server.
+fn suite(nats: &NatsServer) -> Suite {
+    let url = nats.url();
+    Suite::new(move || {
+        let url = url.clone();
+        async move {
+            Arc::new(Nats::connect(url).await.expect("connect to nats-server")) as Arc<dyn Broker>
+        }
+    })
+    .ack_wait(Duration::from_secs(1))
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod conformance {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let Some(nats) = NatsServer::start_or_skip() else {
+                        return;
+                    };
+                    suite(&nats).$check().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    fan_out_reaches_every_plain_subscriber,
+    queue_group_splits_messages,
+    nack_delivers_again,
+    dropped_subscriber_loses_nothing,
+    killed_handler_loses_nothing,
+    dead_letters_after_max_attempts,
+    undecodable_message_is_dead_lettered,
+    oversize_message_is_refused_at_publish,
+);
