@@ -332,3 +332,27 @@ conformance!(
     undecodable_message_is_dead_lettered,
     oversize_message_is_refused_at_publish,
 );
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rookery_broker_names_nats_by_url() {
+    let Some(nats) = NatsServer::start_or_skip() else {
+        return;
+    };
+    let broker = rookery_broker::from_url(&nats.url()).await.unwrap();
+    let mut sub = broker
+        .subscribe("chosen", SubscribeOptions::new())
+        .await
+        .unwrap();
+    broker
+        .publish(Message::new("chosen", "by url"))
+        .await
+        .unwrap();
+    let d = next(&mut sub).await;
+    assert_eq!(d.message().payload, "by url");
+    d.ack().await.unwrap();
+    assert_eq!(
+        nats.stream_messages("ROOKERY_chosen").unwrap(),
+        Some(0),
+        "it went through JetStream, and the ack removed it"
+    );
+}
