@@ -45,6 +45,8 @@ pub mod embedded;
 mod error;
 mod handler;
 mod message;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod options;
 pub mod runner;
 
@@ -69,11 +71,16 @@ pub async fn from_env() -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
 }
 
 /// The broker a URL names: `embedded` (or `embedded://`) is the broker of this process
-/// ([`embedded::Embedded::global`]). Other schemes name the engines of backends that are not
+/// ([`embedded::Embedded::global`]); `nats://host:port` connects to NATS (with the `nats`
+/// feature). Other schemes name the engines of backends that are not
 /// built in, and fail with a clear error.
 pub async fn from_url(url: &str) -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
     if url == "embedded" || url == "embedded://" {
         return Ok(embedded::Embedded::global());
+    }
+    #[cfg(feature = "nats")]
+    if url.starts_with("nats://") {
+        return Ok(std::sync::Arc::new(nats::Nats::connect(url).await?));
     }
     match url.split_once("://") {
         Some((scheme, _)) => Err(BrokerError::unsupported(format!(

@@ -7,6 +7,10 @@
 //!   temporary data directory; started ready to serve, stopped and restarted on the same
 //!   ports and data, killed on drop. It can also read and write raw keys (over etcd's JSON
 //!   gateway), so tests can seed garbage and check layouts without the code under test.
+//! - [`NatsServer`]: a real `nats-server` with JetStream on, the same way (ephemeral
+//!   ports, a temporary store, stop/kill/restart on the same port and store); it reads the
+//!   server's own JetStream report over the monitoring port, so tests can count what a
+//!   stream holds without the code under test.
 //! - [`find_binary`]: a program on `PATH` (or named by an environment variable), with an
 //!   error that says what is missing and how to install it.
 //! - [`free_port`] / [`free_ports`]: ports nobody listens on right now.
@@ -22,7 +26,8 @@
 //! so the code under test keeps running meanwhile.
 //!
 //! Skipping: a test that needs a missing engine fails and names it, unless the engine's skip
-//! variable is set (`ROOKERY_SKIP_ETCD=1`, see [`EtcdServer::start_or_skip`]).
+//! variable is set (`ROOKERY_SKIP_ETCD=1`, see [`EtcdServer::start_or_skip`];
+//! `ROOKERY_SKIP_NATS=1`, see [`NatsServer::start_or_skip`]).
 //!
 //! ```no_run
 //! use rookery_testkit::EtcdServer;
@@ -37,6 +42,7 @@
 mod binary;
 mod etcd;
 pub mod logs;
+mod nats;
 mod net;
 mod process;
 mod tempdir;
@@ -44,6 +50,7 @@ mod tool;
 
 pub use binary::{MissingBinary, find_binary};
 pub use etcd::{ETCD_BIN_ENV, EtcdServer, KeyValue, SKIP_ETCD_ENV};
+pub use nats::{NATS_BIN_ENV, NatsServer, SKIP_NATS_ENV};
 pub use net::{free_port, free_ports};
 pub use process::{ChildProcess, is_rerun, rerun_test, signal};
 pub use tempdir::TempDir;
