@@ -6,16 +6,22 @@ use std::{fmt, sync::Arc};
 use rookery_core::{BoxService, Context, Layer, Service, Status};
 use rookery_transport::{Router, ThriftRequest, ThriftResponse};
 
+use crate::pubsub::{Delivered, Handled, MessageService};
+
 /// A Thrift service with its type erased: what server layers wrap on the Thrift side.
 pub type ThriftService = BoxService<ThriftRequest, ThriftResponse>;
 
 /// A layer the [`ServiceBuilder`](crate::ServiceBuilder) can put around every service it
 /// serves: Thrift services, and with feature `grpc` the generated Protobuf services reached
 /// over gRPC and Kitex Protobuf. Every layer of `rookery-middleware` is one (they are generic
-/// over the request); a layer of your own is one when it wraps both kinds of service.
+/// over the request); a layer of your own is one when it wraps every kind of service:
+/// Thrift, Protobuf (with `grpc`), and subscription handlers ([`MessageService`]).
 pub trait ServerLayer: Send + Sync + 'static {
     /// Wraps a Thrift service.
     fn wrap_thrift(&self, service: ThriftService) -> ThriftService;
+
+    /// Wraps a subscription handler: each delivery is a call (see [`crate::pubsub`]).
+    fn wrap_message(&self, service: MessageService) -> MessageService;
 
     /// Wraps a Protobuf service (unary and streaming sides).
     #[cfg(feature = "grpc")]
@@ -25,24 +31,35 @@ pub trait ServerLayer: Send + Sync + 'static {
 #[cfg(not(feature = "grpc"))]
 impl<L> ServerLayer for L
 where
-    L: Layer<ThriftService> + Send + Sync + 'static,
-    L::Service: Service<ThriftRequest, Response = ThriftResponse> + 'static,
+    L: Layer<ThriftService> + Layer<MessageService> + Send + Sync + 'static,
+    <L as Layer<ThriftService>>::Service:
+        Service<ThriftRequest, Response = ThriftResponse> + 'static,
+    <L as Layer<MessageService>>::Service: Service<Delivered, Response = Handled> + 'static,
 {
     fn wrap_thrift(&self, service: ThriftService) -> ThriftService {
-        BoxService::new(self.layer(service))
+        BoxService::new(Layer::<ThriftService>::layer(self, service))
+    }
+
+    fn wrap_message(&self, service: MessageService) -> MessageService {
+        BoxService::new(Layer::<MessageService>::layer(self, service))
     }
 }
 
 #[cfg(feature = "grpc")]
 impl<L> ServerLayer for L
 where
-    L: Layer<ThriftService> + Layer<GrpcServiceBox> + Send + Sync + 'static,
+    L: Layer<ThriftService> + Layer<GrpcServiceBox> + Layer<MessageService> + Send + Sync + 'static,
     <L as Layer<ThriftService>>::Service:
         Service<ThriftRequest, Response = ThriftResponse> + 'static,
     <L as Layer<GrpcServiceBox>>::Service: rookery_grpc::GrpcService + Send + Sync,
+    <L as Layer<MessageService>>::Service: Service<Delivered, Response = Handled> + 'static,
 {
     fn wrap_thrift(&self, service: ThriftService) -> ThriftService {
-        BoxService::new(self.layer(service))
+        BoxService::new(Layer::<ThriftService>::layer(self, service))
+    }
+
+    fn wrap_message(&self, service: MessageService) -> MessageService {
+        BoxService::new(Layer::<MessageService>::layer(self, service))
     }
 
     fn wrap_grpc(&self, service: GrpcServiceBox) -> GrpcServiceBox {
@@ -152,6 +169,14 @@ impl ServerLayers {
             service = layer.wrap_thrift(service);
         }
         Routed::Layered(service)
+    }
+
+    /// A subscription handler inside every layer, the last added innermost.
+    pub(crate) fn message(&self, mut service: MessageService) -> MessageService {
+        for layer in self.0.iter().rev() {
+            service = layer.wrap_message(service);
+        }
+        service
     }
 
     #[cfg(feature = "grpc")]

@@ -42,9 +42,13 @@ mod grpc_server;
 mod kitex_protobuf;
 mod layers;
 mod lifecycle;
+pub mod pubsub;
 pub mod rpc;
 
 pub use rookery_balance as balance;
+/// Pub/sub: the [`Broker`](rookery_broker::Broker) trait, its backends, and the runner that
+/// [`ServiceBuilder::subscribe`] uses.
+pub use rookery_broker as broker;
 pub use rookery_codec as codec;
 pub use rookery_core as core;
 /// gRPC over HTTP/2 (feature `grpc`); [`ServiceBuilder::grpc`] serves it on a service's port.

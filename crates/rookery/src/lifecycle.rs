@@ -9,6 +9,10 @@ use std::{
     time::Duration,
 };
 
+use faststr::FastStr;
+use rookery_broker::{Broker, BrokerError, Serving, SubscribeOptions, Subscriber};
+use rookery_codec::Codec;
+use rookery_core::BoxFuture;
 use rookery_registry::{Instance, Registration, Registry, protocol};
 use rookery_transport::{Address, Health, HealthState, NamedService, Router, Server, ServerHandle};
 
@@ -94,6 +98,8 @@ pub struct ServiceBuilder {
     registry: RegistryChoice,
     identity: Identity,
     layers: crate::layers::ServerLayers,
+    broker: Option<Arc<dyn Broker>>,
+    subscriptions: Vec<PendingSubscription>,
     #[cfg(feature = "grpc")]
     grpc: Option<rookery_grpc::Router>,
     #[cfg(feature = "grpc")]
@@ -111,6 +117,20 @@ impl std::fmt::Debug for ServiceBuilder {
             .finish_non_exhaustive()
     }
 }
+
+/// A subscription as the builder holds it, waiting for the layers it will run in.
+struct PendingSubscription {
+    topic: String,
+    make: MakeSubscription,
+}
+
+/// Puts a subscription's handler inside the builder's layers, for the service named.
+type MakeSubscription =
+    Box<dyn FnOnce(&crate::layers::ServerLayers, FastStr) -> StartSubscription + Send>;
+
+/// A subscription ready to start on the service's broker.
+type StartSubscription =
+    Box<dyn FnOnce(Arc<dyn Broker>) -> BoxFuture<'static, Result<Serving, BrokerError>> + Send>;
 
 /// Where a service registers.
 #[derive(Clone)]
@@ -291,6 +311,74 @@ impl ServiceBuilder {
         self
     }
 
+    /// Publishes and subscribes through `broker` (by default the one `ROOKERY_BROKER` names,
+    /// or the embedded broker of this process; see [`rookery_broker::from_env`]).
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// Subscribes `handler` to `topic` with `options` (queue group, ack mode, attempts,
+    /// backoff, dead-letter topic), each payload decoded by `codec` (JSON, Protobuf, Thrift:
+    /// any [`Codec`]; [`RawBytes`](rookery_broker::RawBytes) for the bytes as they came).
+    ///
+    /// The subscription starts once the service listens and has registered, and is drained
+    /// when it stops: no new message is taken, the handlers at work finish and settle theirs,
+    /// then it unsubscribes — all before the service deregisters. Each delivery runs as a
+    /// call inside the builder's [`layer`](Self::layer)s (see [`crate::pubsub`]); a handler's
+    /// error is a failed attempt (delivered again with backoff, then dead-lettered), and a
+    /// payload that does not decode is dead-lettered at once.
+    pub fn subscribe<T, C, H>(
+        mut self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        codec: C,
+        handler: H,
+    ) -> Self
+    where
+        T: Send + 'static,
+        C: Codec<T> + Send + Sync + 'static,
+        H: crate::pubsub::MessageHandler<T>,
+    {
+        let topic = topic.into();
+        let subscribed = FastStr::from(topic.clone());
+        let make =
+            move |layers: &crate::layers::ServerLayers, name: FastStr| -> StartSubscription {
+                let service =
+                    layers.message(rookery_core::BoxService::new(crate::pubsub::Innermost::<
+                        T,
+                        H,
+                    >::new(
+                        handler
+                    )));
+                let handler = crate::pubsub::Layered::<T>::new(service, name);
+                Box::new(move |broker: Arc<dyn Broker>| -> BoxFuture<'static, _> {
+                    Box::pin(Subscriber::new(broker, subscribed, options).start(codec, handler))
+                })
+            };
+        self.subscriptions.push(PendingSubscription {
+            topic,
+            make: Box::new(make),
+        });
+        self
+    }
+
+    /// [`subscribe`](Self::subscribe) with JSON payloads (feature `json`).
+    #[cfg(feature = "json")]
+    pub fn subscribe_json<T, H>(
+        self,
+        topic: impl Into<String>,
+        options: SubscribeOptions,
+        handler: H,
+    ) -> Self
+    where
+        T: Send + 'static,
+        rookery_codec::json::Json: Codec<T>,
+        H: crate::pubsub::MessageHandler<T>,
+    {
+        self.subscribe(topic, options, rookery_codec::json::Json, handler)
+    }
+
     /// Serves what `router` routes to, replacing services added before.
     pub fn router(mut self, router: Router) -> Self {
         self.router = router;
@@ -460,7 +548,7 @@ impl ServiceBuilder {
         let serves_grpc = self.grpc.is_some();
         #[cfg(not(feature = "grpc"))]
         let serves_grpc = false;
-        if self.router.is_empty() && !serves_grpc {
+        if self.router.is_empty() && !serves_grpc && self.subscriptions.is_empty() {
             return Err(Error::new(format!("service {} serves nothing", self.name)));
         }
         let address: Address = self
@@ -513,7 +601,15 @@ impl ServiceBuilder {
             }
             server = server.kitex_protobuf(routes);
         }
+        let name = FastStr::from(self.name.clone());
+        let subscriptions = self
+            .subscriptions
+            .into_iter()
+            .map(|pending| (pending.topic, (pending.make)(&self.layers, name.clone())))
+            .collect();
         Ok(Service {
+            broker: self.broker,
+            subscriptions,
             info: ServiceInfo {
                 name: self.name.clone(),
                 version: self.version,
@@ -540,6 +636,11 @@ impl ServiceBuilder {
 /// `before_stop` hooks, drains in-flight calls, stops, and runs the `after_stop` hooks.
 pub struct Service {
     info: ServiceInfo,
+    /// The broker given in code; `ROOKERY_BROKER` chooses when none is and there are
+    /// subscriptions.
+    broker: Option<Arc<dyn Broker>>,
+    /// Each subscription's topic, and how it starts.
+    subscriptions: Vec<(String, StartSubscription)>,
     semver: semver::Version,
     server: Server<crate::layers::Routed>,
     hooks: Hooks,
@@ -574,6 +675,8 @@ impl Service {
             registry: RegistryChoice::FromEnv,
             identity: Identity::default(),
             layers: Default::default(),
+            broker: None,
+            subscriptions: Vec::new(),
             #[cfg(feature = "grpc")]
             grpc: None,
             #[cfg(feature = "grpc")]
@@ -606,6 +709,8 @@ impl Service {
     /// the service); the `after_start` hooks.
     pub async fn start(self) -> Result<RunningService, Error> {
         let Service {
+            broker,
+            subscriptions,
             mut info,
             semver,
             server,
@@ -632,6 +737,15 @@ impl Service {
             RegistryChoice::Given(r) => Some(r),
             RegistryChoice::None => None,
         };
+        let broker = match broker {
+            Some(broker) => Some(broker),
+            None if !subscriptions.is_empty() => Some(
+                rookery_broker::from_env()
+                    .await
+                    .map_err(|e| Error::with_source("choosing the broker", e))?,
+            ),
+            None => None,
+        };
         let handle = server
             .bind(&info.address)
             .await
@@ -644,6 +758,8 @@ impl Service {
             health,
             registration: None,
             instance: None,
+            broker: broker.clone(),
+            subscribers: Vec::new(),
             #[cfg(feature = "grpc")]
             grpc_health: None,
             before_stop: std::mem::take(&mut hooks.before_stop),
@@ -670,6 +786,20 @@ impl Service {
         if let Some((reporter, names)) = grpc_health {
             running.grpc_health =
                 Some(crate::grpc_health::follow(&running.health, reporter, names));
+        }
+        // Listening and registered: messages may come now, and their handlers may call out.
+        if let Some(broker) = broker {
+            for (topic, start) in subscriptions {
+                match start(Arc::clone(&broker)).await {
+                    Ok(serving) => running.subscribers.push(serving),
+                    Err(e) => {
+                        let e = Error::with_source(format!("subscribing to {topic}"), e);
+                        tracing::error!(error = %e, "stopping: a subscription failed");
+                        let _ = running.stop().await;
+                        return Err(e);
+                    }
+                }
+            }
         }
         if let Err(e) = run_hooks("after start", hooks.after_start, &running.info).await {
             tracing::error!(error = %e, "stopping: a start hook failed");
@@ -717,18 +847,32 @@ fn instance_of(
 }
 
 /// A service that is serving; [`stop`](RunningService::stop) ends it gracefully.
-#[derive(Debug)]
 pub struct RunningService {
     info: ServiceInfo,
     handle: ServerHandle,
     health: Health,
     registration: Option<Registration>,
     instance: Option<Instance>,
+    /// The broker the subscriptions use, when there are any or one was given.
+    broker: Option<Arc<dyn Broker>>,
+    /// The subscriptions at work.
+    subscribers: Vec<Serving>,
     /// The task that reports the health over gRPC.
     #[cfg(feature = "grpc")]
     grpc_health: Option<tokio::task::JoinHandle<()>>,
     before_stop: Vec<Hook>,
     after_stop: Vec<Hook>,
+}
+
+impl std::fmt::Debug for RunningService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningService")
+            .field("info", &self.info)
+            .field("handle", &self.handle)
+            .field("instance", &self.instance)
+            .field("subscriptions", &self.subscribers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningService {
@@ -752,7 +896,15 @@ impl RunningService {
         &self.health
     }
 
-    /// Stops gracefully: the `before_stop` hooks; deregister, so clients stop picking this
+    /// The broker the service subscribes through, to publish on ([`crate::pubsub::publish`]):
+    /// the one given to the builder, or chosen by `ROOKERY_BROKER` when the service
+    /// subscribes; `None` otherwise.
+    pub fn broker(&self) -> Option<&Arc<dyn Broker>> {
+        self.broker.as_ref()
+    }
+
+    /// Stops gracefully: the `before_stop` hooks; drain the subscriptions (no new message
+    /// taken, handlers at work finish and settle theirs, unsubscribe); deregister, so clients stop picking this
     /// instance; stop accepting and let in-flight calls finish within the drain timeout (clients
     /// on open connections are told to move away); close; the `after_stop` hooks.
     pub async fn stop(mut self) -> Result<(), Error> {
@@ -764,6 +916,12 @@ impl RunningService {
         .await
         {
             tracing::error!(error = %e, "stopping anyway");
+        }
+        // Drained one after the other: each waits only for its own handlers at work.
+        for serving in std::mem::take(&mut self.subscribers) {
+            if let Err(e) = serving.stop().await {
+                tracing::warn!(error = %e, "a subscription did not stop cleanly");
+            }
         }
         if let Some(registration) = self.registration.take() {
             if let Err(e) = registration.deregister().await {
