@@ -12,6 +12,8 @@
 //!   and pooled clients, a server that detects what each connection speaks;
 //! - [`registry`]: service registry and discovery (embedded, static, etcd);
 //! - [`balance`]: load balancing over the instances a registry knows;
+//! - [`broker`]: pub/sub with queue groups, acknowledgements and redelivery (embedded, NATS);
+//!   [`ServiceBuilder::subscribe`] runs handlers inside the service's layers ([`pubsub`]);
 //! - `grpc` (feature `grpc`): gRPC over HTTP/2, served on the same port as Thrift, and
 //!   called by name through `BalancedGrpcClient` (`grpc_connect`).
 //!

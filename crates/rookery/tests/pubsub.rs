@@ -257,3 +257,70 @@ async fn a_trace_travels_from_publisher_to_subscriber() {
     assert_eq!(seen.parent_id(), None);
     running.stop().await.unwrap();
 }
+
+/// Typed messages: JSON bodies decoded for the handler; what does not decode goes to the
+/// dead-letter topic at once, with the decode error, and never reaches the handler or its
+/// layers.
+#[cfg(feature = "json")]
+#[tokio::test]
+async fn typed_json_messages_and_what_does_not_decode() {
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Order {
+        id: u32,
+    }
+    let broker = Arc::new(Embedded::new());
+    let metrics = Metrics::new();
+    let mut dead = broker
+        .subscribe("orders.dlq", SubscribeOptions::new())
+        .await
+        .unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let running = Service::builder("typed")
+        .no_registry()
+        .broker(broker.clone())
+        .metrics(&metrics)
+        .subscribe_json(
+            "orders",
+            SubscribeOptions::new(),
+            move |_cx: Context, msg: Incoming<Order>| {
+                let tx = tx.clone();
+                async move { tx.send(msg.body).map_err(|e| e.to_string()) }
+            },
+        )
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    broker
+        .publish(Message::new("orders", "not json"))
+        .await
+        .unwrap();
+    broker
+        .publish(Message::new("orders", r#"{"id":7}"#))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await, Order { id: 7 });
+    let letter = tokio::time::timeout(Duration::from_secs(10), dead.next())
+        .await
+        .expect("a dead letter within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(letter.message().payload, Bytes::from("not json"));
+    let reason = letter
+        .message()
+        .headers
+        .get(rookery::broker::headers::DEAD_LETTER_REASON)
+        .unwrap();
+    assert!(reason.starts_with("decode:"), "{reason}");
+    running.stop().await.unwrap();
+    let text = metrics.encode();
+    let calls: f64 = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(r#"rookery_calls_total{side="server",service="typed",method="orders""#)
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(calls, 1.0, "{text}");
+}
