@@ -1,15 +1,18 @@
 //! The standalone registry: the embedded registry served to other processes over rookery's
-//! own RPC (`idl/registry.thrift` of `rookery-registry`), like Kite's Kontrol.
+//! own RPC (`idl/registry.thrift` of `rookery-registry`), like Kite's Kontrol; and beside it
+//! the embedded broker of this process (`rookery::pubsub::BrokerServer`), so that processes
+//! on one machine publish and subscribe through it with nothing installed.
 //!
 //! ```text
 //! cargo run --example registry -- [--addr 127.0.0.1:4000] [--state FILE]
 //! ROOKERY_REGISTRY=registry://127.0.0.1:4000 cargo run --example ...   # services and clients
+//! ROOKERY_BROKER=rookery://127.0.0.1:4000 cargo run --example ...       # publishers, subscribers
 //! ```
 //!
 //! It prints `listening on ADDR` once it serves, and serves until SIGTERM or SIGINT: then it
 //! ends the watches' long polls (clients keep their last instances and come back when a
 //! registry does), drains in-flight calls, saves its state and stops. With `--state FILE` the
-//! registry is saved to FILE on every change and restored from it on start, so a restart keeps
+//! registry is saved to FILE on every change (the broker keeps nothing across a restart) and restored from it on start, so a restart keeps
 //! the instances that were live, under the same leases, until their TTL runs out.
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
@@ -46,11 +49,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = EmbeddedServer::new(registry.clone());
     let releasing = server.clone();
+    let broker = rookery::pubsub::BrokerServer::new(rookery::broker::embedded::Embedded::global());
+    let releasing_broker = broker.clone();
     Service::builder("registry")
         .addr(&args.addr)
         // The registry does not register itself anywhere.
         .no_registry()
-        .router(Router::new().add_service(server))
+        .router(
+            Router::new()
+                .add_service(server)
+                .add_service(broker.service()),
+        )
         .drain_timeout(Duration::from_secs(10))
         .after_start(|info| async move {
             // Scripts wait for this line before they connect.
@@ -60,6 +69,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .before_stop(move |_| async move {
             // Long polls would otherwise hold the drain up for as long as they wait.
             releasing.stop_watches();
+            releasing_broker.stop_fetches();
             Ok::<_, std::io::Error>(())
         })
         .build()?

@@ -31,6 +31,9 @@
 //! # }
 //! ```
 
+// The `#[service]` macro names `::rookery`; this lets the crate use it itself.
+extern crate self as rookery;
+
 #[cfg(feature = "protobuf")]
 mod codegen_protobuf;
 mod error;

@@ -740,7 +740,7 @@ impl Service {
         let broker = match broker {
             Some(broker) => Some(broker),
             None if !subscriptions.is_empty() => Some(
-                rookery_broker::from_env()
+                crate::pubsub::from_env()
                     .await
                     .map_err(|e| Error::with_source("choosing the broker", e))?,
             ),

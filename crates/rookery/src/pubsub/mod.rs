@@ -22,6 +22,9 @@ use rookery_middleware::trace::{TRACEPARENT, TRACESTATE, TraceContext};
 
 pub use rookery_broker::{AckMode, Backoff, SubscribeOptions};
 
+pub mod remote;
+pub use remote::{BrokerServer, RemoteBroker, from_env, from_url};
+
 /// One delivery of a message, as the layers around a subscription handler see it: a call
 /// whose method is the topic, whose metadata are the message's headers.
 pub struct Delivered {
