@@ -281,6 +281,60 @@ async fn a_durable_group_keeps_its_messages_across_a_server_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_goes_on_after_the_server_restarts_under_it() {
+    let Some(mut redis) = RedisServer::start_or_skip() else {
+        return;
+    };
+    let broker = Redis::connect(redis.url()).await.unwrap();
+    let mut sub = broker
+        // The default ack_wait (30 s): a read whose reply was lost with the connection must
+        // come back sooner than that.
+        .subscribe("events", SubscribeOptions::new().queue_group("steady"))
+        .await
+        .unwrap();
+    let before = publish_n(&broker, "events", 3).await;
+    redis.kill().unwrap();
+    redis.restart().unwrap();
+    // The publisher's connection broke with the server: the first publish may say so.
+    let mut after = Vec::new();
+    while after.len() < 3 {
+        let message = Message::new("events", "after the restart");
+        let id = message.id.to_string();
+        match broker.publish(message).await {
+            Ok(()) => after.push(id),
+            Err(e) => assert!(e.is_unavailable(), "{e}"),
+        }
+    }
+    let mut got = BTreeSet::new();
+    let mut errors = 0;
+    let expected: BTreeSet<String> = before.iter().chain(&after).cloned().collect();
+    while got.len() < expected.len() {
+        match tokio::time::timeout(PATIENCE, sub.next()).await {
+            Ok(Some(Ok(d))) => {
+                got.insert(d.message().id.to_string());
+                d.ack().await.unwrap();
+            }
+            // The lost connection is reported, and the subscription goes on.
+            Ok(Some(Err(e))) => {
+                assert!(e.is_unavailable(), "{e}");
+                errors += 1;
+                assert!(errors < 100, "the subscription does not recover: {e}");
+            }
+            Ok(None) => panic!("the subscription ended"),
+            Err(_) => panic!(
+                "{} of {} messages in {PATIENCE:?}: missing {:?}; pending in the group {:?}",
+                got.len(),
+                expected.len(),
+                expected.difference(&got).collect::<Vec<_>>(),
+                redis.command(&["XPENDING", "rookery:events", "g:steady"]),
+            ),
+        }
+    }
+    assert_eq!(got, expected, "none missing across the restart");
+    sub.unsubscribe().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn oversize_messages_are_refused_at_publish() {
     let Some(redis) = RedisServer::start_or_skip() else {
         return;

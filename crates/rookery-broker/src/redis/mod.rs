@@ -23,6 +23,9 @@
 //!   an entry claimed more than `max_attempts + 1` times without being settled is
 //!   acknowledged and dropped with a warning (the handler runner dead-letters at
 //!   `max_attempts`), so a message every member crashes on cannot loop for ever;
+//! - **a lost connection**: the subscription reports it (an `Err` item), connects again, and
+//!   re-reads its own pending entries it never handed out (a read whose reply was lost with
+//!   the connection), so they come at once rather than after `ack_wait`;
 //! - **`max_in_flight`**: each subscription reads and claims no more entries than it has room
 //!   for;
 //! - **headers** are fields of the entry (`h:<name>`, binary ones `b:<name>` as they are),

@@ -144,6 +144,7 @@ impl RedisSubscription {
             claim_every,
             last_claim: None,
             cursor: "0-0".to_owned(),
+            own_cursor: None,
             max_attempts: options.effective_max_attempts(),
         };
         let ending = Arc::clone(&shared);
@@ -222,6 +223,9 @@ struct Pump {
     last_claim: Option<Instant>,
     /// Where the next XAUTOCLAIM goes on scanning the group's pending entries.
     cursor: String,
+    /// Set after a lost connection: where the re-read of this consumer's own pending entries
+    /// goes on (`0` from the start).
+    own_cursor: Option<String>,
     max_attempts: u32,
 }
 
@@ -250,8 +254,9 @@ impl Pump {
             let due = self
                 .last_claim
                 .is_none_or(|at| at.elapsed() >= self.claim_every);
+            self.reread_own(&mut permits).await;
             let mut result = Ok(());
-            if due {
+            if due && !permits.is_empty() {
                 self.last_claim = Some(Instant::now());
                 result = self.claim(&mut permits).await;
             }
@@ -288,12 +293,71 @@ impl Pump {
             .arg(permits.len());
         let reply: StreamAutoClaimReply = self.query("claiming pending messages", &cmd).await?;
         self.cursor = reply.next_stream_id;
-        if reply.claimed.is_empty() {
+        self.deliver_counted(reply.claimed, permits).await
+    }
+
+    /// After a lost connection: this consumer's own pending entries that it never handed out
+    /// (a read whose reply was lost with the connection), so they come now rather than after
+    /// `ack_wait`. Best effort: on failure, `ack_wait` brings them back as it would anyway.
+    async fn reread_own(&mut self, permits: &mut Vec<OwnedSemaphorePermit>) {
+        let Some(from) = self.own_cursor.clone() else {
+            return;
+        };
+        let shared = Arc::clone(&self.shared);
+        let t = &shared.target;
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&t.group)
+            .arg(&t.consumer)
+            .arg("COUNT")
+            .arg(permits.len())
+            .arg("STREAMS")
+            .arg(&t.key)
+            .arg(&from);
+        let reply: Option<StreamReadReply> =
+            match self.query("reading own pending messages", &cmd).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.own_cursor = None;
+                    return;
+                }
+            };
+        let entries: Vec<StreamId> = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .collect();
+        let Some(last) = entries.last() else {
+            self.own_cursor = None;
+            return;
+        };
+        self.own_cursor = Some(last.id.clone());
+        let held: std::collections::HashSet<String> =
+            lock(&shared.unsettled).values().cloned().collect();
+        let lost: Vec<StreamId> = entries
+            .into_iter()
+            .filter(|e| !held.contains(&e.id))
+            .collect();
+        if self.deliver_counted(lost, permits).await.is_err() {
+            self.own_cursor = None;
+        }
+    }
+
+    /// Delivers pending `entries` with the number of deliveries Redis counted for each.
+    async fn deliver_counted(
+        &mut self,
+        entries: Vec<StreamId>,
+        permits: &mut Vec<OwnedSemaphorePermit>,
+    ) -> Result<(), BrokerError> {
+        if entries.is_empty() {
             return Ok(());
         }
-        // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does.
+        let shared = Arc::clone(&self.shared);
+        let t = &shared.target;
+        // Neither XAUTOCLAIM nor a read of pending entries says how often an entry was
+        // delivered; XPENDING does.
         let mut pipe = redis::pipe();
-        for entry in &reply.claimed {
+        for entry in &entries {
             pipe.cmd("XPENDING")
                 .arg(&t.key)
                 .arg(&t.group)
@@ -310,7 +374,7 @@ impl Pump {
             .flat_map(|r| r.ids)
             .map(|p| (p.id, p.times_delivered))
             .collect();
-        for entry in reply.claimed {
+        for entry in entries {
             let attempt = counts.get(&entry.id).copied().unwrap_or(2);
             let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
             // One delivery past max_attempts lets the handler runner dead-letter a message
@@ -399,6 +463,7 @@ impl Pump {
         if let Ok(conn) = broker.inner.connection(timeout).await {
             self.reader = conn;
         }
+        self.own_cursor = Some("0".to_owned());
         let t = &self.shared.target;
         let _ = broker.ensure_group(&t.key, &t.group).await;
     }
