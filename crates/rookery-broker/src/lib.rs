@@ -17,7 +17,8 @@
 //!   in its headers after `max_attempts`, or at once when the payload does not decode.
 //!
 //! Backends, sibling modules with the same file set, chosen in code or by `ROOKERY_BROKER`
-//! ([`from_env`]): [`embedded`] (in this process; the default).
+//! ([`from_env`]): [`embedded`] (in this process; the default), `nats` (feature `nats`:
+//! JetStream) and `redis` (feature `redis`: Redis Streams with consumer groups).
 //!
 //! ```
 //! use rookery_broker::{Broker, Message, SubscribeOptions};
@@ -48,6 +49,8 @@ mod message;
 #[cfg(feature = "nats")]
 pub mod nats;
 mod options;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod runner;
 
 pub use broker::{Broker, Subscription, SubscriptionSource};
@@ -72,7 +75,7 @@ pub async fn from_env() -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
 
 /// The broker a URL names: `embedded` (or `embedded://`) is the broker of this process
 /// ([`embedded::Embedded::global`]); `nats://host:port` connects to NATS (with the `nats`
-/// feature). Other schemes name the engines of backends that are not
+/// feature); `redis://host:port[/db]` connects to Redis (with the `redis` feature). Other schemes name the engines of backends that are not
 /// built in, and fail with a clear error.
 pub async fn from_url(url: &str) -> Result<std::sync::Arc<dyn Broker>, BrokerError> {
     if url == "embedded" || url == "embedded://" {
@@ -81,6 +84,10 @@ pub async fn from_url(url: &str) -> Result<std::sync::Arc<dyn Broker>, BrokerErr
     #[cfg(feature = "nats")]
     if url.starts_with("nats://") {
         return Ok(std::sync::Arc::new(nats::Nats::connect(url).await?));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis://") {
+        return Ok(std::sync::Arc::new(redis::Redis::connect(url).await?));
     }
     match url.split_once("://") {
         Some((scheme, _)) => Err(BrokerError::unsupported(format!(

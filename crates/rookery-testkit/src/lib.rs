@@ -11,6 +11,10 @@
 //!   ports, a temporary store, stop/kill/restart on the same port and store); it reads the
 //!   server's own JetStream report over the monitoring port, so tests can count what a
 //!   stream holds without the code under test.
+//! - [`RedisServer`]: a real `redis-server` the same way (an ephemeral port, its data in a
+//!   temporary directory, ready when it answers `PING`, stop/kill/restart on the same port
+//!   and data); [`RedisServer::command`] sends raw commands, so tests can check what a
+//!   stream holds without the code under test.
 //! - [`find_binary`]: a program on `PATH` (or named by an environment variable), with an
 //!   error that says what is missing and how to install it.
 //! - [`free_port`] / [`free_ports`]: ports nobody listens on right now.
@@ -27,7 +31,8 @@
 //!
 //! Skipping: a test that needs a missing engine fails and names it, unless the engine's skip
 //! variable is set (`ROOKERY_SKIP_ETCD=1`, see [`EtcdServer::start_or_skip`];
-//! `ROOKERY_SKIP_NATS=1`, see [`NatsServer::start_or_skip`]).
+//! `ROOKERY_SKIP_NATS=1`, see [`NatsServer::start_or_skip`]; `ROOKERY_SKIP_REDIS=1`, see
+//! [`RedisServer::start_or_skip`]).
 //!
 //! ```no_run
 //! use rookery_testkit::EtcdServer;
@@ -45,6 +50,7 @@ pub mod logs;
 mod nats;
 mod net;
 mod process;
+mod redis;
 mod tempdir;
 mod tool;
 
@@ -53,6 +59,7 @@ pub use etcd::{ETCD_BIN_ENV, EtcdServer, KeyValue, SKIP_ETCD_ENV};
 pub use nats::{NATS_BIN_ENV, NatsServer, SKIP_NATS_ENV};
 pub use net::{free_port, free_ports};
 pub use process::{ChildProcess, is_rerun, rerun_test, signal};
+pub use redis::{REDIS_BIN_ENV, RedisServer, Reply, SKIP_REDIS_ENV};
 pub use tempdir::TempDir;
 pub use tool::probe;
 
