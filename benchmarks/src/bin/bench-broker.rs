@@ -257,7 +257,7 @@ async fn run_raw_jetstream(
     for _ in 0..p.messages {
         let message = messages.next().await.ok_or("consumer ended early")??;
         hist.record(clock.latency(&message.payload)?)?;
-        acks.spawn(async move { message.double_ack().await.map_err(Error::from) });
+        acks.spawn(async move { message.double_ack().await });
     }
     join_all(acks).await?;
     let elapsed = start.elapsed();
