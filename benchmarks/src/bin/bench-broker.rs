@@ -19,11 +19,21 @@
 //!   config, publish with a `Nats-Msg-Id` header awaiting the ack, an ephemeral pull consumer
 //!   (explicit acks, `max_ack_pending` = `--in-flight`) read through `Consumer::stream` in
 //!   batches of `--in-flight`, `double_ack`;
-//! - `async-nats core`: core NATS publish/subscribe, no storage, no acks: the ceiling.
+//! - `async-nats core`: core NATS publish/subscribe, no storage, no acks: the ceiling;
+//!
+//! and against one redis-server it starts (`rookery_testkit::RedisServer`):
+//! - `rookery redis`: `rookery_broker::redis::Redis` — a stream per topic, `XADD ... MAXLEN ~`,
+//!   a consumer group per subscriber read with `XREADGROUP` (`COUNT` = the room under
+//!   `--in-flight`), `XACK` each;
+//! - `redis direct`: the `redis` crate used directly, doing the same: `XADD` with the same
+//!   `MAXLEN ~` and the same two fields (`id`, `payload`) on one multiplexed connection, a
+//!   consumer group read by `XREADGROUP ... COUNT <room> BLOCK` on a connection of its own,
+//!   at most `--in-flight` entries unacknowledged, `XACK` each.
 //!
 //! Rows are interleaved round by round (after a warm-up round of a tenth of the messages);
 //! each figure is the median over `--rounds` rounds. Prints a markdown table with ratios
-//! against `async-nats JetStream`.
+//! against the engine's own client used directly (`async-nats JetStream` for the NATS and
+//! embedded rows, `redis direct` for the Redis rows).
 
 use std::{
     sync::Arc,
@@ -38,10 +48,20 @@ use async_nats::jetstream::{
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
+use redis::{
+    AsyncConnectionConfig,
+    aio::MultiplexedConnection,
+    streams::{StreamId, StreamReadReply},
+};
 use rookery_benchmarks::flags::Flags;
-use rookery_broker::{Broker, Message, SubscribeOptions, embedded::Embedded, nats::Nats};
-use rookery_testkit::NatsServer;
-use tokio::task::JoinSet;
+use rookery_broker::{
+    Broker, Message, SubscribeOptions, embedded::Embedded, nats::Nats, redis::Redis,
+};
+use rookery_testkit::{NatsServer, RedisServer};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinSet,
+};
 
 const USAGE: &str = "bench-broker [--messages N (20000)] [--size BYTES (256)] [--window N (64)] \
                      [--in-flight N (256)] [--rounds N (5)]";
@@ -69,15 +89,27 @@ enum Row {
     RookeryNats,
     RawJetStream,
     RawCore,
+    RookeryRedis,
+    RawRedis,
 }
 
 impl Row {
-    const ALL: [Row; 4] = [
+    const ALL: [Row; 6] = [
         Row::Embedded,
         Row::RookeryNats,
         Row::RawJetStream,
         Row::RawCore,
+        Row::RookeryRedis,
+        Row::RawRedis,
     ];
+
+    /// The row of the engine's own client that this row is compared with.
+    fn baseline(self) -> Row {
+        match self {
+            Row::RookeryRedis | Row::RawRedis => Row::RawRedis,
+            _ => Row::RawJetStream,
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -85,6 +117,8 @@ impl Row {
             Row::RookeryNats => "rookery nats (JetStream)",
             Row::RawJetStream => "async-nats JetStream (direct)",
             Row::RawCore => "async-nats core pub/sub (ceiling, no acks)",
+            Row::RookeryRedis => "rookery redis (Streams)",
+            Row::RawRedis => "redis crate (direct)",
         }
     }
 
@@ -94,6 +128,8 @@ impl Row {
             Row::RookeryNats => "rookery",
             Row::RawJetStream => "rawjs",
             Row::RawCore => "core",
+            Row::RookeryRedis => "rookeryredis",
+            Row::RawRedis => "rawredis",
         }
     }
 }
@@ -300,10 +336,125 @@ async fn run_raw_core(client: async_nats::Client, topic: &str, p: Params) -> Res
     Ok(sample(p, elapsed, &hist))
 }
 
+/// The `redis` crate used directly, doing what rookery's Redis backend does.
+async fn run_raw_redis(client: redis::Client, topic: &str, p: Params) -> Result<Sample, Error> {
+    let key = format!("rawredis:{topic}");
+    let group = "bench";
+    let config = AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(10)));
+    let mut conn: MultiplexedConnection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    // The blocking reads get a connection of their own, as in the backend.
+    let mut reader = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&key)
+        .arg(group)
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut conn)
+        .await?;
+    let room = Arc::new(Semaphore::new(p.in_flight));
+    let (tx, mut rx) = mpsc::unbounded_channel::<(StreamId, tokio::sync::OwnedSemaphorePermit)>();
+    let read = {
+        let (room, key) = (Arc::clone(&room), key.clone());
+        let messages = p.messages;
+        tokio::spawn(async move {
+            let mut read = 0;
+            while read < messages {
+                // Wait for room for one, then read as many as there is room for.
+                let mut permits = vec![Arc::clone(&room).acquire_owned().await?];
+                while let Ok(permit) = Arc::clone(&room).try_acquire_owned() {
+                    permits.push(permit);
+                }
+                let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(group)
+                    .arg("bench-consumer")
+                    .arg("COUNT")
+                    .arg(permits.len())
+                    .arg("BLOCK")
+                    .arg(250)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(">")
+                    .query_async(&mut reader)
+                    .await?;
+                for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+                    let permit = permits.pop().ok_or("XREADGROUP read past its COUNT")?;
+                    read += 1;
+                    if tx.send((entry, permit)).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok::<(), Error>(())
+        })
+    };
+    let clock = Arc::new(Clock {
+        epoch: Instant::now(),
+        size: p.size,
+    });
+    let start = Instant::now();
+    let pubs = {
+        let (conn, clock, key) = (conn.clone(), Arc::clone(&clock), key.clone());
+        publishers(p, move |i| {
+            let (mut conn, clock, key) = (conn.clone(), Arc::clone(&clock), key.clone());
+            async move {
+                // The same fields rookery writes: its message id and the payload.
+                let _: String = redis::cmd("XADD")
+                    .arg(&key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(rookery_broker::redis::DEFAULT_MAX_LEN)
+                    .arg("*")
+                    .arg("id")
+                    .arg(format!("{key}-{i}"))
+                    .arg("payload")
+                    .arg(clock.payload().as_ref())
+                    .query_async(&mut conn)
+                    .await?;
+                Ok(())
+            }
+        })
+    };
+    let mut hist = histogram();
+    let mut acks = JoinSet::new();
+    for _ in 0..p.messages {
+        let (entry, permit) = rx.recv().await.ok_or("the reader ended early")?;
+        let payload = match entry.map.get("payload") {
+            Some(redis::Value::BulkString(b)) => b.as_slice(),
+            _ => return Err("an entry without its payload".into()),
+        };
+        hist.record(clock.latency(payload)?)?;
+        let (mut conn, key) = (conn.clone(), key.clone());
+        acks.spawn(async move {
+            let _: i64 = redis::cmd("XACK")
+                .arg(&key)
+                .arg(group)
+                .arg(&entry.id)
+                .query_async(&mut conn)
+                .await?;
+            drop(permit);
+            Ok(())
+        });
+    }
+    join_all(acks).await?;
+    let elapsed = start.elapsed();
+    join_all(pubs).await?;
+    read.await??;
+    let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+    Ok(sample(p, elapsed, &hist))
+}
+
 struct Peers {
     embedded: Arc<dyn Broker>,
     nats: Arc<Nats>,
     client: async_nats::Client,
+    redis: Arc<Redis>,
+    redis_client: redis::Client,
 }
 
 async fn run(peers: &Peers, row: Row, round: usize, p: Params) -> Result<Sample, Error> {
@@ -321,6 +472,22 @@ async fn run(peers: &Peers, row: Row, round: usize, p: Params) -> Result<Sample,
         }
         Row::RawJetStream => run_raw_jetstream(peers.client.clone(), &topic, p).await,
         Row::RawCore => run_raw_core(peers.client.clone(), &topic, p).await,
+        Row::RookeryRedis => {
+            let broker: Arc<dyn Broker> = peers.redis.clone();
+            let sample = run_rookery(broker, &topic, p).await?;
+            // Leave the server as empty as the other rows do.
+            let mut conn = peers
+                .redis
+                .client()
+                .get_multiplexed_async_connection()
+                .await?;
+            let _: i64 = redis::cmd("DEL")
+                .arg(peers.redis.stream_key(&topic))
+                .query_async(&mut conn)
+                .await?;
+            Ok(sample)
+        }
+        Row::RawRedis => run_raw_redis(peers.redis_client.clone(), &topic, p).await,
     }
 }
 
@@ -368,32 +535,44 @@ fn main() {
     };
     let rounds = get("rounds", 5);
     let server = NatsServer::start().unwrap_or_else(|e| exit(&format!("nats-server: {e}")));
+    let redis_server = RedisServer::start().unwrap_or_else(|e| exit(&format!("redis-server: {e}")));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    if let Err(e) = runtime.block_on(bench(&server, p, rounds)) {
+    if let Err(e) = runtime.block_on(bench(&server, &redis_server, p, rounds)) {
         eprintln!("bench-broker: {e}");
         eprintln!("nats-server log:\n{}", server.log().join("\n"));
         std::process::exit(1);
     }
 }
 
-async fn bench(server: &NatsServer, p: Params, rounds: usize) -> Result<(), Error> {
+async fn bench(
+    server: &NatsServer,
+    redis_server: &RedisServer,
+    p: Params,
+    rounds: usize,
+) -> Result<(), Error> {
     let peers = Peers {
         embedded: Arc::new(Embedded::new()),
         nats: Arc::new(Nats::connect(server.url()).await?),
         client: async_nats::connect(server.url()).await?,
+        redis: Arc::new(Redis::connect(redis_server.url()).await?),
+        redis_client: redis::Client::open(redis_server.url())?,
     };
-    let version = std::process::Command::new("nats-server")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "nats-server".into());
+    let version = |binary: &str| {
+        std::process::Command::new(binary)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|_| binary.into())
+    };
     println!(
-        "machine: {}; {version}, JetStream file storage; {} messages of {} B, publish window {}, \
+        "machine: {}; {}, JetStream file storage; {}; {} messages of {} B, publish window {}, \
          {} in flight, median of {rounds} rounds (after a warm-up round)\n",
         machine(),
+        version("nats-server"),
+        version("redis-server"),
         p.messages,
         p.size,
         p.window,
@@ -432,17 +611,20 @@ async fn bench(server: &NatsServer, p: Params, rounds: usize) -> Result<(), Erro
             ]
         })
         .collect();
-    let raw = Row::ALL
-        .iter()
-        .position(|r| *r == Row::RawJetStream)
-        .map(|i| figures[i])
-        .expect("the raw JetStream row");
+    let figures_of = |row: Row| {
+        Row::ALL
+            .iter()
+            .position(|r| *r == row)
+            .map(|i| figures[i])
+            .expect("every row is measured")
+    };
     println!(
-        "| backend | msg/s | p50 latency (µs) | p99 latency (µs) | msg/s vs async-nats JetStream \
-         | p99 vs async-nats JetStream |"
+        "| backend | msg/s | p50 latency (µs) | p99 latency (µs) | msg/s vs direct client \
+         | p99 vs direct client |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for (row, f) in Row::ALL.iter().zip(&figures) {
+        let raw = figures_of(row.baseline());
         println!(
             "| {} | {:.0} | {:.0} | {:.0} | {:.2}× | {:.2}× |",
             row.label(),
