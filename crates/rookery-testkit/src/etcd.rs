@@ -3,14 +3,17 @@ use std::{
     net::{Ipv4Addr, SocketAddr, TcpStream},
     path::PathBuf,
     process::Command,
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD as BASE64};
 use serde_json::{Value, json};
 
-use crate::{ChildProcess, TempDir, env_flag, find_binary, free_ports};
+use crate::{
+    TempDir,
+    engine::{self, Supervised},
+    find_binary, free_ports,
+};
 
 /// The variable that names the `etcd` binary to use (else `etcd` on `PATH`).
 pub const ETCD_BIN_ENV: &str = "ROOKERY_ETCD";
@@ -43,7 +46,7 @@ pub struct EtcdServer {
     client_port: u16,
     peer_port: u16,
     dir: TempDir,
-    process: Option<ChildProcess>,
+    process: Supervised,
 }
 
 /// One key as [`EtcdServer::get_prefix`] reads it.
@@ -63,23 +66,18 @@ impl EtcdServer {
     /// its last log lines).
     pub fn start() -> io::Result<EtcdServer> {
         let binary = find_binary("etcd", Some(ETCD_BIN_ENV), INSTALL_HINT)?;
-        let mut last_error = None;
-        // A port picked as free may be taken before etcd binds it: try again with others.
-        for _ in 0..3 {
+        engine::on_free_ports("etcd", || {
             let ports = free_ports(2)?;
             let mut server = EtcdServer {
                 binary: binary.clone(),
                 client_port: ports[0],
                 peer_port: ports[1],
                 dir: TempDir::new("rookery-etcd")?,
-                process: None,
+                process: Supervised::new("etcd"),
             };
-            match server.launch() {
-                Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("etcd did not start")))
+            server.launch()?;
+            Ok(server)
+        })
     }
 
     /// [`start`](EtcdServer::start), unless `ROOKERY_SKIP_ETCD` is set: then it prints why
@@ -87,14 +85,7 @@ impl EtcdServer {
     /// cannot be started, so a machine without etcd fails the test rather than passing it
     /// silently.
     pub fn start_or_skip() -> Option<EtcdServer> {
-        if env_flag(SKIP_ETCD_ENV) {
-            eprintln!("skipped: {SKIP_ETCD_ENV} is set, and this test needs etcd");
-            return None;
-        }
-        match EtcdServer::start() {
-            Ok(server) => Some(server),
-            Err(e) => panic!("this test needs etcd: {e}"),
-        }
+        engine::start_or_skip(SKIP_ETCD_ENV, "etcd", Self::start)
     }
 
     /// Where clients reach it: `127.0.0.1:PORT`.
@@ -125,50 +116,38 @@ impl EtcdServer {
 
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(ChildProcess::pid)
+        self.process.pid()
     }
 
     /// Whether it runs (started and not stopped, and has not exited).
     pub fn is_running(&mut self) -> bool {
-        match &mut self.process {
-            Some(p) => matches!(p.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.process.is_running()
     }
 
     /// What it logged so far (since it was last started).
     pub fn log(&self) -> Vec<String> {
-        self.process
-            .as_ref()
-            .map(ChildProcess::output)
-            .unwrap_or_default()
+        self.process.log()
     }
 
     /// Stops it (`SIGTERM`, then `SIGKILL` after 10 s); its ports and data are kept for
     /// [`restart`](EtcdServer::restart).
     pub fn stop(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.terminate(Duration::from_secs(10))?;
-        }
-        Ok(())
+        self.process.stop()
     }
 
     /// Kills it at once (`SIGKILL`), as a crash would; ports and data are kept.
     pub fn kill(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.kill()?;
-        }
-        Ok(())
+        self.process.kill()
     }
 
     /// Freezes it (`SIGSTOP`): connections stay open and nothing answers.
     pub fn pause(&self) -> io::Result<()> {
-        self.running()?.pause()
+        self.process.pause()
     }
 
     /// Lets a paused etcd go on (`SIGCONT`).
     pub fn resume(&self) -> io::Result<()> {
-        self.running()?.resume()
+        self.process.resume()
     }
 
     /// Starts it again on the same ports with the same data (stopping it first if it
@@ -228,12 +207,6 @@ impl EtcdServer {
         Ok(Some(int(reply.get("grantedTTL"))))
     }
 
-    fn running(&self) -> io::Result<&ChildProcess> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| io::Error::other("etcd is not running"))
-    }
-
     /// Starts the process on this server's ports and data, and waits for it to answer.
     fn launch(&mut self) -> io::Result<()> {
         let client = self.client_url();
@@ -256,36 +229,12 @@ impl EtcdServer {
             command.env("ETCD_UNSUPPORTED_ARCH", "arm64");
         }
         let name = format!("etcd:{}", self.client_port);
-        self.process = Some(ChildProcess::spawn(&name, command)?);
-        self.wait_ready()
-    }
-
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let started = Instant::now();
-        loop {
-            let process = self
-                .process
-                .as_mut()
-                .ok_or_else(|| io::Error::other("etcd is not running"))?;
-            if let Some(status) = process.try_wait()? {
-                let err = process.error(&format!("exited while starting ({status})"));
-                self.process = None;
-                return Err(err);
-            }
-            if let Ok(body) = self.request("GET", "/health", None)
-                && body.get("health").and_then(Value::as_str) == Some("true")
-            {
-                return Ok(());
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                let err = self
-                    .running()?
-                    .error(&format!("did not answer /health in {READY_TIMEOUT:?}"));
-                self.process = None;
-                return Err(err);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let port = self.client_port;
+        self.process
+            .launch(&name, command, READY_TIMEOUT, "answer /health", |_| {
+                Ok(Self::request_to(port, "GET", "/health", None)
+                    .is_ok_and(|body| body.get("health").and_then(Value::as_str) == Some("true")))
+            })
     }
 
     fn post(&self, path: &str, body: &Value) -> io::Result<Value> {
@@ -295,7 +244,12 @@ impl EtcdServer {
     /// One HTTP/1.0 request to the client port (the server closes the connection after the
     /// reply, so the body is everything after the headers).
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> io::Result<Value> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.client_port));
+        Self::request_to(self.client_port, method, path, body)
+    }
+
+    /// The same request to `port`, without borrowing the server (as it starts).
+    fn request_to(port: u16, method: &str, path: &str, body: Option<&Value>) -> io::Result<Value> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;

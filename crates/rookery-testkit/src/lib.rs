@@ -45,6 +45,7 @@
 //! ```
 
 mod binary;
+mod engine;
 mod etcd;
 pub mod logs;
 mod nats;

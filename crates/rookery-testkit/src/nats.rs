@@ -3,13 +3,16 @@ use std::{
     net::{Ipv4Addr, SocketAddr, TcpStream},
     path::PathBuf,
     process::Command,
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use serde_json::Value;
 
-use crate::{ChildProcess, TempDir, env_flag, find_binary, free_ports};
+use crate::{
+    TempDir,
+    engine::{self, Supervised},
+    find_binary, free_ports,
+};
 
 /// The variable that names the `nats-server` binary to use (else `nats-server` on `PATH`
 /// or in `/usr/sbin`, where Debian puts it).
@@ -45,7 +48,7 @@ pub struct NatsServer {
     client_port: u16,
     monitor_port: u16,
     dir: TempDir,
-    process: Option<ChildProcess>,
+    process: Supervised,
 }
 
 impl NatsServer {
@@ -54,23 +57,18 @@ impl NatsServer {
     /// not come up (the error shows its last log lines).
     pub fn start() -> io::Result<NatsServer> {
         let binary = find_binary("nats-server", Some(NATS_BIN_ENV), INSTALL_HINT)?;
-        let mut last_error = None;
-        // A port picked as free may be taken before nats-server binds it: try others.
-        for _ in 0..3 {
+        engine::on_free_ports("nats-server", || {
             let ports = free_ports(2)?;
             let mut server = NatsServer {
                 binary: binary.clone(),
                 client_port: ports[0],
                 monitor_port: ports[1],
                 dir: TempDir::new("rookery-nats")?,
-                process: None,
+                process: Supervised::new("nats-server"),
             };
-            match server.launch() {
-                Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("nats-server did not start")))
+            server.launch()?;
+            Ok(server)
+        })
     }
 
     /// [`start`](NatsServer::start), unless `ROOKERY_SKIP_NATS` is set: then it prints why
@@ -78,14 +76,7 @@ impl NatsServer {
     /// nats-server cannot be started, so a machine without it fails the test rather than
     /// passing it silently.
     pub fn start_or_skip() -> Option<NatsServer> {
-        if env_flag(SKIP_NATS_ENV) {
-            eprintln!("skipped: {SKIP_NATS_ENV} is set, and this test needs nats-server");
-            return None;
-        }
-        match NatsServer::start() {
-            Ok(server) => Some(server),
-            Err(e) => panic!("this test needs nats-server: {e}"),
-        }
+        engine::start_or_skip(SKIP_NATS_ENV, "nats-server", Self::start)
     }
 
     /// Where clients reach it: `127.0.0.1:PORT`.
@@ -116,50 +107,38 @@ impl NatsServer {
 
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(ChildProcess::pid)
+        self.process.pid()
     }
 
     /// Whether it runs (started and not stopped, and has not exited).
     pub fn is_running(&mut self) -> bool {
-        match &mut self.process {
-            Some(p) => matches!(p.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.process.is_running()
     }
 
     /// What it logged so far (since it was last started).
     pub fn log(&self) -> Vec<String> {
-        self.process
-            .as_ref()
-            .map(ChildProcess::output)
-            .unwrap_or_default()
+        self.process.log()
     }
 
     /// Stops it (`SIGTERM`, then `SIGKILL` after 10 s); its ports and store are kept for
     /// [`restart`](NatsServer::restart).
     pub fn stop(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.terminate(Duration::from_secs(10))?;
-        }
-        Ok(())
+        self.process.stop()
     }
 
     /// Kills it at once (`SIGKILL`), as a crash would; ports and store are kept.
     pub fn kill(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.kill()?;
-        }
-        Ok(())
+        self.process.kill()
     }
 
     /// Freezes it (`SIGSTOP`): connections stay open and nothing answers.
     pub fn pause(&self) -> io::Result<()> {
-        self.running()?.pause()
+        self.process.pause()
     }
 
     /// Lets a paused server go on (`SIGCONT`).
     pub fn resume(&self) -> io::Result<()> {
-        self.running()?.resume()
+        self.process.resume()
     }
 
     /// Starts it again on the same ports with the same store (stopping it first if it
@@ -193,12 +172,6 @@ impl NatsServer {
             }))
     }
 
-    fn running(&self) -> io::Result<&ChildProcess> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| io::Error::other("nats-server is not running"))
-    }
-
     /// Starts the process on this server's ports and store, and waits for it to be ready.
     fn launch(&mut self) -> io::Result<()> {
         let mut command = Command::new(&self.binary);
@@ -210,52 +183,35 @@ impl NatsServer {
             .arg("-js")
             .args(["-sd", &self.store_dir().display().to_string()]);
         let name = format!("nats-server:{}", self.client_port);
-        self.process = Some(ChildProcess::spawn(&name, command)?);
-        self.wait_ready()
-    }
-
-    /// Ready when it logged "Server is ready" (after it bound the client port; it exits
-    /// if it cannot) and its health check, which covers JetStream, answers ok.
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let started = Instant::now();
-        let process = self
-            .process
-            .as_mut()
-            .ok_or_else(|| io::Error::other("nats-server is not running"))?;
-        if let Err(e) = process.wait_for_line(|l| l.contains("Server is ready"), READY_TIMEOUT) {
-            self.process = None;
-            return Err(e);
-        }
-        loop {
-            let process = self
-                .process
-                .as_mut()
-                .ok_or_else(|| io::Error::other("nats-server is not running"))?;
-            if let Some(status) = process.try_wait()? {
-                let err = process.error(&format!("exited while starting ({status})"));
-                self.process = None;
-                return Err(err);
-            }
-            if let Ok(body) = self.get("/healthz")
-                && body.get("status").and_then(Value::as_str) == Some("ok")
-            {
-                return Ok(());
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                let err = self
-                    .running()?
-                    .error(&format!("did not answer /healthz in {READY_TIMEOUT:?}"));
-                self.process = None;
-                return Err(err);
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
+        let port = self.monitor_port;
+        let mut logged_ready = false;
+        // Ready when it logged "Server is ready" (after it bound the client port; it exits
+        // if it cannot) and its health check, which covers JetStream, answers ok.
+        self.process.launch(
+            &name,
+            command,
+            READY_TIMEOUT,
+            "answer /healthz",
+            |process| {
+                if !logged_ready {
+                    process.wait_for_line(|l| l.contains("Server is ready"), READY_TIMEOUT)?;
+                    logged_ready = true;
+                }
+                Ok(Self::get_from(port, "/healthz")
+                    .is_ok_and(|body| body.get("status").and_then(Value::as_str) == Some("ok")))
+            },
+        )
     }
 
     /// One HTTP/1.0 GET to the monitoring port (the server closes the connection after the
     /// reply, so the body is everything after the headers).
     fn get(&self, path: &str) -> io::Result<Value> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.monitor_port));
+        Self::get_from(self.monitor_port, path)
+    }
+
+    /// The same GET to `port`, without borrowing the server (as it starts).
+    fn get_from(port: u16, path: &str) -> io::Result<Value> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;

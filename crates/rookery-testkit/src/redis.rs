@@ -3,11 +3,14 @@ use std::{
     net::{Ipv4Addr, SocketAddr, TcpStream},
     path::PathBuf,
     process::Command,
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::{ChildProcess, TempDir, env_flag, find_binary, free_port};
+use crate::{
+    TempDir,
+    engine::{self, Supervised},
+    find_binary, free_port,
+};
 
 /// The variable that names the `redis-server` binary to use (else `redis-server` on `PATH`
 /// or in `/usr/bin`, where Debian puts it).
@@ -85,7 +88,7 @@ pub struct RedisServer {
     binary: PathBuf,
     port: u16,
     dir: TempDir,
-    process: Option<ChildProcess>,
+    process: Supervised,
 }
 
 impl RedisServer {
@@ -94,21 +97,16 @@ impl RedisServer {
     /// (the error shows its last log lines).
     pub fn start() -> io::Result<RedisServer> {
         let binary = find_binary("redis-server", Some(REDIS_BIN_ENV), INSTALL_HINT)?;
-        let mut last_error = None;
-        // A port picked as free may be taken before redis-server binds it: try others.
-        for _ in 0..3 {
+        engine::on_free_ports("redis-server", || {
             let mut server = RedisServer {
                 binary: binary.clone(),
                 port: free_port()?,
                 dir: TempDir::new("rookery-redis")?,
-                process: None,
+                process: Supervised::new("redis-server"),
             };
-            match server.launch() {
-                Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+            server.launch()?;
+            Ok(server)
+        })
     }
 
     /// [`start`](RedisServer::start), unless `ROOKERY_SKIP_REDIS` is set: then it prints why
@@ -116,14 +114,7 @@ impl RedisServer {
     /// redis-server cannot be started, so a machine without it fails the test rather than
     /// passing it silently.
     pub fn start_or_skip() -> Option<RedisServer> {
-        if env_flag(SKIP_REDIS_ENV) {
-            eprintln!("skipped: {SKIP_REDIS_ENV} is set, and this test needs redis-server");
-            return None;
-        }
-        match RedisServer::start() {
-            Ok(server) => Some(server),
-            Err(e) => panic!("this test needs redis-server: {e}"),
-        }
+        engine::start_or_skip(SKIP_REDIS_ENV, "redis-server", Self::start)
     }
 
     /// Where clients reach it: `127.0.0.1:PORT`.
@@ -149,50 +140,38 @@ impl RedisServer {
 
     /// The process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(ChildProcess::pid)
+        self.process.pid()
     }
 
     /// Whether it runs (started and not stopped, and has not exited).
     pub fn is_running(&mut self) -> bool {
-        match &mut self.process {
-            Some(p) => matches!(p.try_wait(), Ok(None)),
-            None => false,
-        }
+        self.process.is_running()
     }
 
     /// What it logged so far (since it was last started).
     pub fn log(&self) -> Vec<String> {
-        self.process
-            .as_ref()
-            .map(ChildProcess::output)
-            .unwrap_or_default()
+        self.process.log()
     }
 
     /// Stops it (`SIGTERM`, then `SIGKILL` after 10 s); its port and data are kept for
     /// [`restart`](RedisServer::restart).
     pub fn stop(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.terminate(Duration::from_secs(10))?;
-        }
-        Ok(())
+        self.process.stop()
     }
 
     /// Kills it at once (`SIGKILL`), as a crash would; port and data are kept.
     pub fn kill(&mut self) -> io::Result<()> {
-        if let Some(mut p) = self.process.take() {
-            p.kill()?;
-        }
-        Ok(())
+        self.process.kill()
     }
 
     /// Freezes it (`SIGSTOP`): connections stay open and nothing answers.
     pub fn pause(&self) -> io::Result<()> {
-        self.running()?.pause()
+        self.process.pause()
     }
 
     /// Lets a paused server go on (`SIGCONT`).
     pub fn resume(&self) -> io::Result<()> {
-        self.running()?.resume()
+        self.process.resume()
     }
 
     /// Starts it again on the same port with the same data (stopping it first if it runs),
@@ -205,7 +184,12 @@ impl RedisServer {
     /// Sends one command (`["XLEN", "orders"]`) over a fresh connection and returns the
     /// reply. A Redis error reply is returned as [`Reply::Error`], not as an `Err`.
     pub fn command(&self, args: &[&str]) -> io::Result<Reply> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        Self::command_to(self.port, args)
+    }
+
+    /// The same command to `port`, without borrowing the server (as it starts).
+    fn command_to(port: u16, args: &[&str]) -> io::Result<Reply> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
@@ -226,12 +210,6 @@ impl RedisServer {
             .ok_or_else(|| io::Error::other(format!("XLEN {key}: not an integer")))
     }
 
-    fn running(&self) -> io::Result<&ChildProcess> {
-        self.process
-            .as_ref()
-            .ok_or_else(|| io::Error::other("redis-server is not running"))
-    }
-
     /// Starts the process on this server's port and data, and waits for it to answer PING.
     fn launch(&mut self) -> io::Result<()> {
         let mut command = Command::new(&self.binary);
@@ -247,39 +225,16 @@ impl RedisServer {
             .args(["--daemonize", "no"])
             .args(["--logfile", ""]);
         let name = format!("redis-server:{}", self.port);
-        self.process = Some(ChildProcess::spawn(&name, command)?);
-        self.wait_ready()
-    }
-
-    /// Ready when it answers `PING` with `PONG` (it answers `-LOADING` while it reads its
-    /// data back).
-    fn wait_ready(&mut self) -> io::Result<()> {
-        let started = Instant::now();
-        loop {
-            let process = self
-                .process
-                .as_mut()
-                .ok_or_else(|| io::Error::other("redis-server is not running"))?;
-            if let Some(status) = process.try_wait()? {
-                let err = process.error(&format!("exited while starting ({status})"));
-                self.process = None;
-                return Err(err);
-            }
-            if let Ok(Reply::Status(pong)) = self.command(&["PING"])
-                && pong == "PONG"
-            {
-                return Ok(());
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                let err = self
-                    .running()?
-                    .error(&format!("did not answer PING in {READY_TIMEOUT:?}"));
-                // Not ours to keep running: another process may hold the port.
-                let _ = self.kill();
-                return Err(err);
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.port;
+        // Ready when it answers `PING` with `PONG` (it answers `-LOADING` while it reads
+        // its data back).
+        self.process
+            .launch(&name, command, READY_TIMEOUT, "answer PING", |_| {
+                Ok(matches!(
+                    Self::command_to(port, &["PING"]),
+                    Ok(Reply::Status(pong)) if pong == "PONG"
+                ))
+            })
     }
 }
 
