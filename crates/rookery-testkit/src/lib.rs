@@ -17,6 +17,8 @@
 //!   stream holds without the code under test.
 //! - [`find_binary`]: a program on `PATH` (or named by an environment variable), with an
 //!   error that says what is missing and how to install it.
+//! - [`go_build`]: a Go program of one of the repository's Go modules (`interop/*`: the
+//!   Kitex and grpc-go peers), built once per process with Go's build cache.
 //! - [`free_port`] / [`free_ports`]: ports nobody listens on right now.
 //! - [`ChildProcess`]: a child killed on drop, whose output lines can be waited for, and
 //!   that can be paused and resumed ([`ChildProcess::pause`] sends `SIGSTOP`); with
@@ -32,7 +34,7 @@
 //! Skipping: a test that needs a missing engine fails and names it, unless the engine's skip
 //! variable is set (`ROOKERY_SKIP_ETCD=1`, see [`EtcdServer::start_or_skip`];
 //! `ROOKERY_SKIP_NATS=1`, see [`NatsServer::start_or_skip`]; `ROOKERY_SKIP_REDIS=1`, see
-//! [`RedisServer::start_or_skip`]).
+//! [`RedisServer::start_or_skip`]; `ROOKERY_SKIP_GO=1`, see [`go_build_or_skip`]).
 //!
 //! ```no_run
 //! use rookery_testkit::EtcdServer;
@@ -47,6 +49,7 @@
 mod binary;
 mod engine;
 mod etcd;
+mod go;
 pub mod logs;
 mod nats;
 mod net;
@@ -57,6 +60,7 @@ mod tool;
 
 pub use binary::{MissingBinary, find_binary};
 pub use etcd::{ETCD_BIN_ENV, EtcdServer, KeyValue, SKIP_ETCD_ENV};
+pub use go::{GO_BIN_ENV, SKIP_GO_ENV, go_build, go_build_or_skip, repo_root};
 pub use nats::{NATS_BIN_ENV, NatsServer, SKIP_NATS_ENV};
 pub use net::{free_port, free_ports};
 pub use process::{ChildProcess, is_rerun, rerun_test, signal};
