@@ -24,7 +24,7 @@ use std::{
 };
 
 use rookery_grpc::{ClientBuilder, Compression, GrpcClient, interop};
-use rookery_testkit::{ChildProcess, TempDir, go_build_or_skip};
+use rookery_testkit::{ChildProcess, go_build_or_skip};
 
 /// The Go module of the grpc-go peers, relative to the repository's root.
 const MODULE: &str = "interop/grpc-go";
@@ -32,8 +32,6 @@ const GO_CLIENT: &str = "google.golang.org/grpc/interop/client";
 const GO_SERVER: &str = "google.golang.org/grpc/interop/server";
 /// The module's own program: `check` and `serve`.
 const GO_EXTRA: &str = "./extra";
-
-const TEST_SERVICE: &str = "grpc.testing.TestService";
 
 /// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds: a
 /// guard against hangs, far above any expected duration.
@@ -57,7 +55,7 @@ fn go_program(package: &str) -> Option<PathBuf> {
 /// files in a directory removed on drop.
 #[cfg(feature = "tls")]
 struct Pki {
-    dir: TempDir,
+    dir: rookery_testkit::TempDir,
     ca_pem: String,
     server_pem: String,
     server_key: String,
@@ -88,7 +86,7 @@ impl Pki {
         let server = server.signed_by(&server_key, &ca, &ca_key).unwrap();
 
         let pki = Pki {
-            dir: TempDir::new("rookery-grpc-go-tls").unwrap(),
+            dir: rookery_testkit::TempDir::new("rookery-grpc-go-tls").unwrap(),
             ca_pem: ca.pem(),
             server_pem: server.pem(),
             server_key: server_key.serialize_pem(),
@@ -245,6 +243,8 @@ mod standard_services {
         reflection::Reflection,
     };
     use tokio::net::TcpListener;
+
+    const TEST_SERVICE: &str = "grpc.testing.TestService";
 
     /// The cases of `extra check`, each to be reported `ok`.
     const CHECKS: &[&str] = &[

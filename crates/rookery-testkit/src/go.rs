@@ -39,8 +39,9 @@ pub fn repo_root() -> &'static Path {
 /// `go.sum` must already list them), and `GOTOOLCHAIN=local` keeps Go from downloading a
 /// toolchain.
 pub fn go_build(module: &str, package: &str) -> Result<PathBuf, String> {
-    static BUILT: OnceLock<Mutex<HashMap<(String, String), Result<PathBuf, String>>>> =
-        OnceLock::new();
+    /// Each (module, package) built so far in this process, and how its build went.
+    type Built = HashMap<(String, String), Result<PathBuf, String>>;
+    static BUILT: OnceLock<Mutex<Built>> = OnceLock::new();
     let key = (module.to_owned(), package.to_owned());
     let mut built = BUILT
         .get_or_init(Default::default)
