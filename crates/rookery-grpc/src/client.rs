@@ -21,7 +21,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rookery_codec::protobuf::rpc::{
     MethodDescriptor, ProtoRequest, ProtoResponse, ProtoStreamRequest, Streaming,
 };
-use rookery_core::{Context, Metadata, Service, Status};
+use rookery_core::{Code, Context, Metadata, Service, Status};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpStream, ToSocketAddrs},
@@ -383,7 +383,8 @@ fn record_trailers(headers: &HeaderMap, trailers: Option<&Trailers>) {
     }
 }
 
-/// `call`, failed with `DEADLINE_EXCEEDED` if `deadline` passes first.
+/// `call`, failed with `DEADLINE_EXCEEDED` if `deadline` passes first (see
+/// [`blame_deadline`] for a cancellation that comes once it has).
 async fn with_deadline<T>(
     deadline: Option<Instant>,
     call: impl Future<Output = Result<T, Status>>,
@@ -392,12 +393,32 @@ async fn with_deadline<T>(
         None => call.await,
         Some(deadline) => tokio::time::timeout_at(deadline.into(), call)
             .await
-            .unwrap_or_else(|_| Err(deadline_passed())),
+            .unwrap_or_else(|_| Err(deadline_passed()))
+            .map_err(|status| blame_deadline(status, Some(deadline))),
     }
 }
 
 fn deadline_passed() -> Status {
     Status::deadline_exceeded("the deadline passed before the call completed")
+}
+
+/// A call's failure as its caller should see it: a cancellation that arrives once the
+/// call's deadline has passed is reported as `DEADLINE_EXCEEDED`.
+///
+/// A server that gives up on a call at its deadline may reset the stream with `CANCEL`
+/// rather than answer with that status (grpc-go's server does), and the reset can arrive
+/// before this side's own timer fires, since tokio's timers tick in whole milliseconds,
+/// rounded up. The cause is still the deadline, and grpc-go's client reports it so too.
+fn blame_deadline(status: Status, deadline: Option<Instant>) -> Status {
+    match deadline {
+        Some(deadline) if status.code() == Code::Cancelled && Instant::now() >= deadline => {
+            Status::deadline_exceeded(format!(
+                "the deadline passed before the call completed (then: {})",
+                status.message()
+            ))
+        }
+        _ => status,
+    }
 }
 
 impl Service<ProtoRequest> for GrpcClient {
@@ -525,10 +546,17 @@ struct ResponseStream {
 
 impl ResponseStream {
     fn end(&mut self, result: Result<(), Status>) -> Poll<Option<Result<Bytes, Status>>> {
+        let deadline = self
+            .deadline
+            .take()
+            .map(|sleep| sleep.deadline().into_std());
         self.phase = Phase::Done;
-        self.deadline = None;
         self._listening = None;
-        Poll::Ready(result.err().map(Err))
+        Poll::Ready(
+            result
+                .err()
+                .map(|status| Err(blame_deadline(status, deadline))),
+        )
     }
 }
 
@@ -576,5 +604,38 @@ impl Stream for ResponseStream {
                 this.end(result)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancellation_after_the_deadline_is_the_deadline() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let reset = Status::cancelled("HTTP/2: stream no longer needed");
+        let status = blame_deadline(reset, Some(past));
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+        assert!(
+            status.message().contains("stream no longer needed"),
+            "{status}"
+        );
+    }
+
+    #[test]
+    fn a_cancellation_before_the_deadline_or_without_one_stays_one() {
+        let future = Instant::now() + Duration::from_secs(60);
+        for deadline in [Some(future), None] {
+            let status = blame_deadline(Status::cancelled("by the server"), deadline);
+            assert_eq!(status.code(), Code::Cancelled, "{status}");
+        }
+    }
+
+    #[test]
+    fn other_failures_after_the_deadline_keep_their_code() {
+        let past = Instant::now() - Duration::from_millis(1);
+        let status = blame_deadline(Status::unavailable("connection reset"), Some(past));
+        assert_eq!(status.code(), Code::Unavailable, "{status}");
     }
 }
