@@ -113,8 +113,16 @@ impl Pki {
 // ---------------------------------------------------------------------------------------------
 // grpc-go's client against rookery's server.
 
+/// How grpc-go's client fails `cancel_after_begin` when it loses a race of its own: it
+/// cancels, then half-closes at once, and a server that answers the empty request stream
+/// before the reset reaches it has its `OK` read by the client, which delays the
+/// cancellation until what was received is read (`recvBufferReader` in grpc-go's
+/// transport). The server did right; the case is run again.
+const CANCEL_RACE_LOST: &str = "CloseAndRecv() got error code 0, want 1";
+
 /// Runs grpc-go's interop client once per case against `127.0.0.1:port` with `extra_args`,
-/// and returns the failures, each with the client's exit status and output.
+/// and returns the failures, each with the client's exit status and output. A case that
+/// fails only by [`CANCEL_RACE_LOST`] is run again, up to three times in all.
 async fn run_go_client(
     client: &Path,
     port: u16,
@@ -123,28 +131,37 @@ async fn run_go_client(
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for case in cases {
-        let out = within(
-            60,
-            &format!("grpc-go's client running {case}"),
-            tokio::process::Command::new(client)
-                .args(["--server_host", "127.0.0.1"])
-                .args(["--server_port", &port.to_string()])
-                .args(["--test_case", case])
-                .args(extra_args)
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .expect("grpc-go's interop client runs");
-        if out.status.success() {
-            eprintln!("ok {case}");
-        } else {
-            failed.push(format!(
-                "{case}: {}\nstdout:\n{}\nstderr:\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout).trim(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+        let mut attempt = 1;
+        loop {
+            let out = within(
+                60,
+                &format!("grpc-go's client running {case}"),
+                tokio::process::Command::new(client)
+                    .args(["--server_host", "127.0.0.1"])
+                    .args(["--server_port", &port.to_string()])
+                    .args(["--test_case", case])
+                    .args(extra_args)
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .expect("grpc-go's interop client runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                eprintln!("ok {case}");
+            } else if stderr.contains(CANCEL_RACE_LOST) && attempt < 3 {
+                eprintln!("{case}: grpc-go's client lost its cancellation race; again");
+                attempt += 1;
+                continue;
+            } else {
+                failed.push(format!(
+                    "{case} (attempt {attempt}): {}\nstdout:\n{}\nstderr:\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout).trim(),
+                    stderr.trim()
+                ));
+            }
+            break;
         }
     }
     failed
