@@ -36,6 +36,7 @@
 
 mod checks;
 mod handler;
+pub mod kitex;
 mod prefix;
 
 pub use checks::{ONEWAY_COUNT, check_every_method};
@@ -43,3 +44,8 @@ pub use handler::{TestHandler, router};
 pub use prefix::ServicePrefix;
 
 include!(concat!(env!("OUT_DIR"), "/rookery_thrift.rs"));
+
+/// The echo service of `interop/kitex/idl/echo.proto` (package `echo.pb`).
+pub mod echo_pb {
+    include!(concat!(env!("OUT_DIR"), "/rookery_protobuf.rs"));
+}

@@ -119,11 +119,11 @@ pub(crate) fn write_frame(
     let mut w = HeaderWriter::begin(buf, 0, seq_id, protocol_id);
     info.write(&mut w);
     let length_at = w.finish_header()?;
-    let inner_at = (framing == Framing::TTHeaderFramed).then(|| {
-        let at = buf.len();
-        buf.put_u32(0);
-        at
-    });
+    // The message is always length-prefixed inside the header, whichever TTHeader framing:
+    // Kitex's servers look for the Protobuf magic after a length and refuse the message
+    // without one ("invalid payload"), and Kitex's clients always send one.
+    let inner_at = buf.len();
+    buf.put_u32(0);
     buf.put_u32(MAGIC | kind_number(kind));
     buf.put_u32(name.len() as u32);
     buf.put_slice(name.as_bytes());
@@ -137,10 +137,8 @@ pub(crate) fn write_frame(
             limit: max_frame,
         });
     }
-    if let Some(at) = inner_at {
-        let len = (buf.len() - at - 4) as u32;
-        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-    }
+    let len = (buf.len() - inner_at - 4) as u32;
+    buf[inner_at..inner_at + 4].copy_from_slice(&len.to_be_bytes());
     ttheader::finish_frame(buf, length_at);
     Ok(())
 }
@@ -253,6 +251,13 @@ mod tests {
         )
         .unwrap();
         let (_, mut payload) = ttheader::decode(buf.freeze().slice(4..)).unwrap();
+        // Even over plain TTHeader, the message is length-prefixed, as Kitex's servers
+        // demand (they look for the magic after the length).
+        assert_eq!(
+            u32::from_be_bytes(payload[..4].try_into().unwrap()) as usize,
+            payload.len() - 4
+        );
+        payload.advance(4);
         assert!(is_kitex_protobuf(&payload));
         let envelope = read_envelope(&mut payload).unwrap();
         assert_eq!(&*envelope.name, "SayHello");

@@ -21,6 +21,7 @@ mod frame;
 pub mod health;
 mod kitex_protobuf;
 mod message;
+pub mod metainfo;
 mod queue;
 pub mod server;
 #[cfg(feature = "tls")]

@@ -344,23 +344,36 @@ impl<'a> HeaderWriter<'a> {
     where
         I: IntoIterator<Item = (&'k str, &'k str)>,
     {
-        let mut pairs = pairs.into_iter().peekable();
-        if pairs.peek().is_none() {
+        self.prefixed_strings(pairs.into_iter().map(|(k, v)| ("", k, v)));
+    }
+
+    /// Adds a string key/value block of `(prefix, key, value)` entries, each key written as
+    /// `prefix` then `key` (Kitex's metainfo names its keys so: `RPC_TRANSIT_` + `key`).
+    /// Pairs longer than a u16 can say are left out, with a warning; an empty iterator
+    /// writes nothing.
+    pub fn prefixed_strings<'k, I>(&mut self, entries: I)
+    where
+        I: IntoIterator<Item = (&'k str, &'k str, &'k str)>,
+    {
+        let mut entries = entries.into_iter().peekable();
+        if entries.peek().is_none() {
             return;
         }
         self.buf.put_u8(info::KEY_VALUE);
         let count_at = self.buf.len();
         self.buf.put_u16(0);
         let mut count = 0u16;
-        for (k, v) in pairs {
-            if k.len() > usize::from(u16::MAX)
+        for (prefix, k, v) in entries {
+            let key_len = prefix.len() + k.len();
+            if key_len > usize::from(u16::MAX)
                 || v.len() > usize::from(u16::MAX)
                 || count == u16::MAX
             {
                 tracing::warn!(key = k, "metadata entry too long for ttheader; not sent");
                 continue;
             }
-            self.buf.put_u16(k.len() as u16);
+            self.buf.put_u16(key_len as u16);
+            self.buf.put_slice(prefix.as_bytes());
             self.buf.put_slice(k.as_bytes());
             self.buf.put_u16(v.len() as u16);
             self.buf.put_slice(v.as_bytes());

@@ -19,7 +19,7 @@ use crate::{
     Address, DEFAULT_MAX_FRAME_SIZE, HealthState, KitexProtobufRequest, KitexProtobufResponse,
     ThriftRequest, ThriftResponse,
     frame::{Frame, FrameError, Framing, write_frame},
-    health, kitex_protobuf,
+    health, kitex_protobuf, metainfo,
     ttheader::{self, HeaderWriter, InfoEntry, int_key, str_key},
 };
 
@@ -461,13 +461,8 @@ pub(crate) fn write_request(
         .remaining()
         .map(|d| Decimal::new(d.as_millis().clamp(1, u64::MAX as u128) as u64));
     let info = |w: &mut HeaderWriter<'_>| {
-        let control = announce_control.then_some((str_key::CONTROL, "1"));
-        w.strings(
-            cx.metadata()
-                .iter()
-                .map(|(k, v)| (&**k, &**v))
-                .chain(control),
-        );
+        let control = announce_control.then_some(("", str_key::CONTROL, "1"));
+        w.prefixed_strings(metainfo::outgoing(cx).chain(control));
         let timeout = timeout_ms
             .as_ref()
             .map(|t| (int_key::RPC_TIMEOUT, t.as_str()));

@@ -29,7 +29,7 @@ use crate::{
     KitexProtobufRequest, Stream, ThriftRequest, ThriftResponse,
     addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
-    health, kitex_protobuf,
+    health, kitex_protobuf, metainfo,
     queue::WriteQueue,
     ttheader::{Header, HeaderWriter, InfoEntry, int_key, str_key},
 };
@@ -486,9 +486,7 @@ fn read_header<S>(
             InfoEntry::Str(k, v) => match &*k {
                 str_key::CONTROL => conn.control.store(true, Ordering::Relaxed),
                 str_key::IDL_SERVICE_NAME => *idl_service = Some(v),
-                _ => {
-                    cx.metadata_mut().insert(k, v);
-                }
+                _ => metainfo::incoming(cx, k, v),
             },
             InfoEntry::Int(int_key::FROM_SERVICE, v) => cx.caller_mut().service = v,
             InfoEntry::Int(int_key::RPC_TIMEOUT, v) => {
