@@ -17,6 +17,9 @@ pub const SKIP_GO_ENV: &str = "ROOKERY_SKIP_GO";
 /// Names the `go` binary to use, when it is not on `PATH`.
 pub const GO_BIN_ENV: &str = "ROOKERY_GO";
 
+/// Where Go's own installer puts `go`.
+const GO_INSTALL_DIR_BIN: &str = "/usr/local/go/bin/go";
+
 const INSTALL_HINT: &str = "Install Go (https://go.dev/dl, or Debian's golang-go), or set \
     ROOKERY_GO to a go binary, or set ROOKERY_SKIP_GO=1 to skip the tests that need Go";
 
@@ -68,7 +71,12 @@ pub fn go_build_or_skip(module: &str, package: &str) -> Option<PathBuf> {
 }
 
 fn build(module: &str, package: &str) -> Result<PathBuf, String> {
-    let go = find_binary("go", Some(GO_BIN_ENV), INSTALL_HINT).map_err(|e| e.to_string())?;
+    // Go's own installer puts it in /usr/local/go/bin, which a test's PATH may lack.
+    let go = match find_binary("go", Some(GO_BIN_ENV), INSTALL_HINT) {
+        Ok(go) => go,
+        Err(_) if Path::new(GO_INSTALL_DIR_BIN).is_file() => PathBuf::from(GO_INSTALL_DIR_BIN),
+        Err(e) => return Err(e.to_string()),
+    };
     let dir = repo_root().join(module);
     if !dir.join("go.mod").is_file() {
         return Err(format!("{} has no go.mod", dir.display()));
