@@ -1,8 +1,8 @@
 //! rookery's side of the interoperability with Kitex (`interop/kitex`): the echo service of
 //! `interop/kitex/idl` (Thrift and Protobuf) served by rookery with the same semantics as the
 //! Kitex peer's server ([`EchoHandler`], [`serve`]), and the cases a rookery client runs
-//! against either server ([`run_thrift_case`], [`run_protobuf_case`]), by the names the Kitex
-//! peer's client gives them.
+//! against either server ([`run_case`], through an [`EchoCaller`] of either IDL), by the
+//! names the Kitex peer's client gives them.
 
 use std::{
     sync::{Arc, Mutex},
@@ -163,6 +163,112 @@ pub async fn serve(handler: &EchoHandler, addr: &str) -> Result<RunningService, 
 /// Why a case failed.
 pub type CaseResult = Result<(), String>;
 
+/// One echo call, whichever the IDL.
+#[derive(Clone, Debug, Default)]
+pub struct Call {
+    /// Echoed back.
+    pub message: FastStr,
+    /// Echoed back.
+    pub payload: Bytes,
+    /// How long the server waits before it answers.
+    pub delay_ms: i32,
+    /// The request metadata keys whose values the server returns.
+    pub keys: Vec<FastStr>,
+    /// How the server fails: `""`, `"exception"` (Thrift only) or `"error"`.
+    pub fail: FastStr,
+}
+
+/// The answer to a [`Call`].
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// The message sent.
+    pub message: FastStr,
+    /// The payload sent.
+    pub payload: Bytes,
+    /// The values of the call's keys the server found.
+    pub metadata: HashMap<FastStr, FastStr>,
+}
+
+/// How a [`Call`] failed: with the exception the Thrift IDL declares, or a status.
+#[derive(Debug)]
+pub enum Failure {
+    /// `EchoError`.
+    Declared(EchoError),
+    /// Anything else.
+    Status(Status),
+}
+
+/// A client of the echo service, over either IDL: what the cases call.
+pub trait EchoCaller: Sync {
+    /// Calls `echo`.
+    fn echo(
+        &self,
+        cx: &mut Context,
+        call: Call,
+    ) -> impl Future<Output = Result<Reply, Failure>> + Send;
+    /// Calls the one-way `notify` (Thrift only).
+    fn notify(&self, message: FastStr) -> impl Future<Output = Result<(), Status>> + Send;
+    /// Calls `notified` (Thrift only).
+    fn notified(&self) -> impl Future<Output = Result<Vec<FastStr>, Status>> + Send;
+}
+
+impl EchoCaller for EchoClient<Client> {
+    async fn echo(&self, cx: &mut Context, call: Call) -> Result<Reply, Failure> {
+        let req = EchoRequest {
+            message: call.message,
+            payload: call.payload,
+            delay_ms: call.delay_ms,
+            echo_metadata: call.keys,
+            fail: call.fail,
+        };
+        match EchoClient::echo(self, cx, req).await {
+            Ok(r) => Ok(Reply {
+                message: r.message,
+                payload: r.payload,
+                metadata: r.metadata,
+            }),
+            Err(EchoEchoError::Err(e)) => Err(Failure::Declared(e)),
+            Err(EchoEchoError::Status(s)) => Err(Failure::Status(s)),
+        }
+    }
+
+    async fn notify(&self, message: FastStr) -> Result<(), Status> {
+        EchoClient::notify(self, &mut Context::new(), message).await
+    }
+
+    async fn notified(&self) -> Result<Vec<FastStr>, Status> {
+        EchoClient::notified(self, &mut Context::new()).await
+    }
+}
+
+impl EchoCaller for pb::EchoClient<ProtobufClient> {
+    async fn echo(&self, cx: &mut Context, call: Call) -> Result<Reply, Failure> {
+        let req = pb::EchoRequest {
+            message: call.message,
+            payload: call.payload,
+            delay_ms: call.delay_ms,
+            echo_metadata: call.keys,
+            fail: call.fail,
+        };
+        let r = pb::EchoClient::echo(self, cx, req)
+            .await
+            .map_err(Failure::Status)?;
+        Ok(Reply {
+            message: r.message,
+            payload: r.payload,
+            metadata: r.metadata.into_iter().collect(),
+        })
+    }
+
+    async fn notify(&self, _: FastStr) -> Result<(), Status> {
+        Err(Status::unimplemented("Protobuf has no one-way calls"))
+    }
+
+    async fn notified(&self) -> Result<Vec<FastStr>, Status> {
+        Err(Status::unimplemented("Protobuf has no one-way calls"))
+    }
+}
+
 fn random_payload(len: usize, seed: u64) -> Bytes {
     // A xorshift stream: different bytes for every call, no dependency for it.
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -177,139 +283,120 @@ fn random_payload(len: usize, seed: u64) -> Bytes {
         .into()
 }
 
-/// The request and context of the `metadata` case: a transient value (`tenant`, the
-/// context's metadata) and a persistent one (`region`), which the server must read and
-/// return.
-fn metadata_call() -> (Context, Vec<FastStr>) {
-    let mut cx = Context::new();
-    cx.metadata_mut().insert("tenant", "t-1");
-    Persistent::insert(&mut cx, "region", "p-1");
-    (cx, vec!["tenant".into(), "region".into(), "absent".into()])
-}
-
-fn check_metadata(cx: &Context, got: &HashMap<FastStr, FastStr>, server: &str) -> CaseResult {
-    let mut got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (&**k, &**v)).collect();
-    got.sort();
-    if got != [("region", "p-1"), ("tenant", "t-1")] {
-        return Err(format!(
-            "the server read the metadata {got:?}, not region=p-1 and tenant=t-1"
-        ));
-    }
-    match cx.response_metadata().get(ECHOED_BY) {
-        Some(by) if by == server => Ok(()),
-        other => Err(format!(
-            "the reply's metadata has {ECHOED_BY}={other:?}, not {server:?}"
-        )),
-    }
-}
-
-fn check_echo(what: &str, sent: (&str, &Bytes), got: (&str, &Bytes)) -> CaseResult {
-    if sent.0 != got.0 {
-        return Err(format!(
-            "{what}: message {:?} came back as {:?}",
-            sent.0, got.0
-        ));
-    }
-    if sent.1 != got.1 {
-        return Err(format!(
-            "{what}: a payload of {} bytes came back as {} different bytes",
-            sent.1.len(),
-            got.1.len()
-        ));
-    }
-    Ok(())
-}
-
-fn check_error(status: &Status, marker: &str) -> CaseResult {
-    // A handler's undeclared failure is a Thrift application exception of kind
-    // INTERNAL_ERROR on the wire, whichever side sent it.
-    if status.code() != rookery::Code::Internal {
-        return Err(format!("want INTERNAL, got {status}"));
-    }
-    if !status.message().contains(marker) {
-        return Err(format!("the status lost the server's message: {status}"));
-    }
-    Ok(())
-}
-
-/// Runs the Thrift case `name` with `client` against an echo server whose [`ECHOED_BY`] is
-/// `server` (`kitex` or `rookery`).
-pub async fn run_thrift_case(name: &str, client: &EchoClient<Client>, server: &str) -> CaseResult {
-    let echo = |message: &str, payload: Bytes, delay_ms: i32| EchoRequest {
+fn call(message: &str, payload: Bytes, delay_ms: i32) -> Call {
+    Call {
         message: FastStr::new(message),
         payload,
         delay_ms,
-        ..EchoRequest::default()
-    };
+        ..Call::default()
+    }
+}
+
+/// Calls echo and checks the message and payload came back.
+async fn round_trip(client: &impl EchoCaller, call: Call) -> CaseResult {
+    let sent = call.clone();
+    let got = client
+        .echo(&mut Context::new(), call)
+        .await
+        .map_err(|e| format!("{}: {e:?}", sent.message))?;
+    if sent.message != got.message {
+        return Err(format!(
+            "message {:?} came back as {:?}",
+            sent.message, got.message
+        ));
+    }
+    if sent.payload != got.payload {
+        return Err(format!(
+            "{}: a payload of {} bytes came back as {} different bytes",
+            sent.message,
+            sent.payload.len(),
+            got.payload.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the case `name` (one of [`THRIFT_CASES`], or of [`PROTOBUF_CASES`] for a Protobuf
+/// client) with `client` against an echo server whose [`ECHOED_BY`] is `server` (`kitex`
+/// or `rookery`).
+pub async fn run_case(name: &str, client: &impl EchoCaller, server: &str) -> CaseResult {
     match name {
-        "small" | "large" => {
-            let size = if name == "small" { 16 } else { 1 << 20 };
-            let req = echo(name, random_payload(size, 1), 0);
-            let got = client
-                .echo(&mut Context::new(), req.clone())
-                .await
-                .map_err(|e| format!("{e:?}"))?;
-            check_echo(
-                name,
-                (&req.message, &req.payload),
-                (&got.message, &got.payload),
-            )
-        }
+        "small" => round_trip(client, call(name, random_payload(16, 1), 0)).await,
+        "large" => round_trip(client, call(name, random_payload(1 << 20, 1), 0)).await,
         "metadata" => {
-            let (mut cx, keys) = metadata_call();
-            let req = EchoRequest {
-                echo_metadata: keys,
-                ..echo("metadata", Bytes::new(), 0)
-            };
+            // A transient value (the context's metadata) and a persistent one.
+            let mut cx = Context::new();
+            cx.metadata_mut().insert("tenant", "t-1");
+            Persistent::insert(&mut cx, "region", "p-1");
+            let keys = vec!["tenant".into(), "region".into(), "absent".into()];
             let got = client
-                .echo(&mut cx, req)
+                .echo(
+                    &mut cx,
+                    Call {
+                        keys,
+                        ..call(name, Bytes::new(), 0)
+                    },
+                )
                 .await
                 .map_err(|e| format!("{e:?}"))?;
-            check_metadata(&cx, &got.metadata, server)
+            let mut read: Vec<(&str, &str)> =
+                got.metadata.iter().map(|(k, v)| (&**k, &**v)).collect();
+            read.sort();
+            if read != [("region", "p-1"), ("tenant", "t-1")] {
+                return Err(format!(
+                    "the server read the metadata {read:?}, not region=p-1 and tenant=t-1"
+                ));
+            }
+            match cx.response_metadata().get(ECHOED_BY) {
+                Some(by) if by == server => Ok(()),
+                other => Err(format!(
+                    "the reply's metadata has {ECHOED_BY}={other:?}, not {server:?}"
+                )),
+            }
         }
         "exception" => {
-            let req = EchoRequest {
+            let failing = Call {
                 fail: "exception".into(),
-                ..echo("declared", Bytes::new(), 0)
+                ..call("declared", Bytes::new(), 0)
             };
-            match client.echo(&mut Context::new(), req).await {
-                Err(EchoEchoError::Err(e)) if e.code == 7 && e.message == "declared" => Ok(()),
+            match client.echo(&mut Context::new(), failing).await {
+                Err(Failure::Declared(e)) if e.code == 7 && e.message == "declared" => Ok(()),
                 other => Err(format!(
                     "want the declared EchoError {{code: 7, message: \"declared\"}}, got {other:?}"
                 )),
             }
         }
         "error" => {
-            let req = EchoRequest {
+            let failing = Call {
                 fail: "error".into(),
-                ..echo("undeclared-7f3a", Bytes::new(), 0)
+                ..call("undeclared-7f3a", Bytes::new(), 0)
             };
-            match client.echo(&mut Context::new(), req).await {
-                Err(EchoEchoError::Status(status)) => check_error(&status, "undeclared-7f3a")?,
-                other => return Err(format!("want an undeclared failure, got {other:?}")),
+            // An undeclared failure is a Thrift application exception of kind
+            // INTERNAL_ERROR on the wire (Kitex Protobuf carries the same), whichever side
+            // sent it, and keeps the server's message.
+            match client.echo(&mut Context::new(), failing).await {
+                Err(Failure::Status(status))
+                    if status.code() == rookery::Code::Internal
+                        && status.message().contains("undeclared-7f3a") => {}
+                other => {
+                    return Err(format!(
+                        "want INTERNAL with the server's message, got {other:?}"
+                    ));
+                }
             }
             // The connection serves the next call.
-            let req = echo("after an error", random_payload(16, 2), 0);
-            let got = client
-                .echo(&mut Context::new(), req.clone())
-                .await
-                .map_err(|e| format!("after the error: {e:?}"))?;
-            check_echo(
-                name,
-                (&req.message, &req.payload),
-                (&got.message, &got.payload),
-            )
+            round_trip(client, call("after an error", random_payload(16, 2), 0)).await
         }
         "oneway" => {
             let message = FastStr::new(format!("oneway-{}", std::process::id()));
             client
-                .notify(&mut Context::new(), message.clone())
+                .notify(message.clone())
                 .await
                 .map_err(|e| format!("notify: {e}"))?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             loop {
                 let got = client
-                    .notified(&mut Context::new())
+                    .notified()
                     .await
                     .map_err(|e| format!("notified: {e}"))?;
                 if got.contains(&message) {
@@ -326,121 +413,31 @@ pub async fn run_thrift_case(name: &str, client: &EchoClient<Client>, server: &s
         "concurrent" => {
             let calls = (0..CONCURRENT_CALLS).map(|i| {
                 // The later calls wait less on the server, so replies come back out of order.
-                let req = echo(
-                    &format!("call-{i}"),
-                    random_payload(64 + i, i as u64 + 3),
-                    ((CONCURRENT_CALLS - i) / 4) as i32,
-                );
-                async move {
-                    let got = client
-                        .echo(&mut Context::new(), req.clone())
-                        .await
-                        .map_err(|e| format!("{}: {e:?}", req.message))?;
-                    check_echo(
-                        &req.message,
-                        (&req.message, &req.payload),
-                        (&got.message, &got.payload),
-                    )
-                }
+                round_trip(
+                    client,
+                    call(
+                        &format!("call-{i}"),
+                        random_payload(64 + i, i as u64 + 3),
+                        ((CONCURRENT_CALLS - i) / 4) as i32,
+                    ),
+                )
             });
-            concurrent_outcome(join_all(calls).await)
-        }
-        other => Err(format!("no such Thrift case {other:?}")),
-    }
-}
-
-fn concurrent_outcome(outcomes: Vec<CaseResult>) -> CaseResult {
-    let failed: Vec<String> = outcomes.into_iter().filter_map(Result::err).collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        // The first few say why; the count says how many.
-        Err(format!(
-            "{} of {CONCURRENT_CALLS} calls failed: {}",
-            failed.len(),
-            failed[..failed.len().min(3)].join("; ")
-        ))
-    }
-}
-
-/// Runs the Protobuf case `name` with `client` against an echo server whose [`ECHOED_BY`]
-/// is `server`.
-pub async fn run_protobuf_case(
-    name: &str,
-    client: &pb::EchoClient<ProtobufClient>,
-    server: &str,
-) -> CaseResult {
-    let echo = |message: &str, payload: Bytes, delay_ms: i32| pb::EchoRequest {
-        message: FastStr::new(message),
-        payload,
-        delay_ms,
-        ..pb::EchoRequest::default()
-    };
-    match name {
-        "small" | "large" => {
-            let size = if name == "small" { 16 } else { 1 << 20 };
-            let req = echo(name, random_payload(size, 1), 0);
-            let got = client
-                .echo(&mut Context::new(), req.clone())
+            let failed: Vec<String> = join_all(calls)
                 .await
-                .map_err(|e| e.to_string())?;
-            check_echo(
-                name,
-                (&req.message, &req.payload),
-                (&got.message, &got.payload),
-            )
-        }
-        "metadata" => {
-            let (mut cx, keys) = metadata_call();
-            let req = pb::EchoRequest {
-                echo_metadata: keys,
-                ..echo("metadata", Bytes::new(), 0)
-            };
-            let got = client.echo(&mut cx, req).await.map_err(|e| e.to_string())?;
-            check_metadata(&cx, &got.metadata.into_iter().collect(), server)
-        }
-        "error" => {
-            let req = pb::EchoRequest {
-                fail: "error".into(),
-                ..echo("undeclared-7f3a", Bytes::new(), 0)
-            };
-            match client.echo(&mut Context::new(), req).await {
-                Err(status) => check_error(&status, "undeclared-7f3a")?,
-                Ok(reply) => return Err(format!("want a failure, got {reply:?}")),
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            if failed.is_empty() {
+                return Ok(());
             }
-            let req = echo("after an error", random_payload(16, 2), 0);
-            let got = client
-                .echo(&mut Context::new(), req.clone())
-                .await
-                .map_err(|e| format!("after the error: {e}"))?;
-            check_echo(
-                name,
-                (&req.message, &req.payload),
-                (&got.message, &got.payload),
-            )
+            // The first few say why; the count says how many.
+            Err(format!(
+                "{} of {CONCURRENT_CALLS} calls failed: {}",
+                failed.len(),
+                failed[..failed.len().min(3)].join("; ")
+            ))
         }
-        "concurrent" => {
-            let calls = (0..CONCURRENT_CALLS).map(|i| {
-                let req = echo(
-                    &format!("call-{i}"),
-                    random_payload(64 + i, i as u64 + 3),
-                    ((CONCURRENT_CALLS - i) / 4) as i32,
-                );
-                async move {
-                    let got = client
-                        .echo(&mut Context::new(), req.clone())
-                        .await
-                        .map_err(|e| format!("{}: {e}", req.message))?;
-                    check_echo(
-                        &req.message,
-                        (&req.message, &req.payload),
-                        (&got.message, &got.payload),
-                    )
-                }
-            });
-            concurrent_outcome(join_all(calls).await)
-        }
-        other => Err(format!("no such Protobuf case {other:?}")),
+        other => Err(format!("no such case {other:?}")),
     }
 }
 

@@ -194,9 +194,7 @@ async fn rookery_client_calls_kitex_over_thrift() {
             let client = EchoClient::new(client.build());
             for case in THRIFT_CASES {
                 let what = format!("{case} ({how} client, Kitex server mux: {mux})");
-                if let Err(e) =
-                    within(120, &what, kitex::run_thrift_case(case, &client, "kitex")).await
-                {
+                if let Err(e) = within(120, &what, kitex::run_case(case, &client, "kitex")).await {
                     failed.push(format!("{what}: {e}"));
                 }
             }
@@ -219,9 +217,7 @@ async fn rookery_client_calls_kitex_over_kitex_protobuf() {
             let client = PbEchoClient::new(ProtobufClient::from_builder(client));
             for case in PROTOBUF_CASES {
                 let what = format!("{case} ({how} client, Kitex server mux: {mux})");
-                if let Err(e) =
-                    within(120, &what, kitex::run_protobuf_case(case, &client, "kitex")).await
-                {
+                if let Err(e) = within(120, &what, kitex::run_case(case, &client, "kitex")).await {
                     failed.push(format!("{what}: {e}"));
                 }
             }
