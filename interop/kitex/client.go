@@ -13,6 +13,7 @@ import (
 	"github.com/bytedance/gopkg/cloud/metainfo"
 	"github.com/cloudwego/kitex/client"
 	"github.com/cloudwego/kitex/pkg/connpool"
+	"github.com/cloudwego/kitex/pkg/kerrors"
 	"github.com/cloudwego/kitex/pkg/remote"
 	"github.com/cloudwego/kitex/pkg/transmeta"
 	"github.com/cloudwego/kitex/transport"
@@ -25,7 +26,7 @@ import (
 
 // allCases are the cases call runs by default; protobuf has neither declared exceptions nor
 // one-way calls, and skips those two.
-var allCases = []string{"small", "large", "metadata", "exception", "error", "oneway", "concurrent"}
+var allCases = []string{"small", "large", "metadata", "exception", "error", "biz", "oneway", "concurrent"}
 
 // echoArgs and echoReply are an echo call and its answer, whichever the IDL.
 type echoArgs struct {
@@ -128,6 +129,7 @@ var caseFuncs = map[string]func(*caller) error{
 	"metadata":   caseMetadata,
 	"exception":  caseException,
 	"error":      caseError,
+	"biz":        caseBiz,
 	"oneway":     caseOneway,
 	"concurrent": caseConcurrent,
 }
@@ -211,6 +213,20 @@ func caseError(c *caller) error {
 		return fmt.Errorf("want an application exception of kind INTERNAL_ERROR (%d), got %T: %v", remote.InternalError, err, err)
 	}
 	return roundTrip(c, "after an error", 16)
+}
+
+// caseBiz: a business status (kerrors.BizStatusError) arrives with its code, message and
+// extra fields, and the connection serves the next call.
+func caseBiz(c *caller) error {
+	_, err := c.echo(context.Background(), echoArgs{message: "biz-1", fail: "biz"})
+	biz, ok := kerrors.FromBizStatusError(err)
+	if !ok {
+		return fmt.Errorf("want a BizStatusError, got %T: %v", err, err)
+	}
+	if biz.BizStatusCode() != 1001 || biz.BizMessage() != "biz-1" || biz.BizExtra()["k"] != "v" {
+		return fmt.Errorf("BizStatusError{%d, %q, %v}, want {1001, \"biz-1\", map[k:v]}", biz.BizStatusCode(), biz.BizMessage(), biz.BizExtra())
+	}
+	return roundTrip(c, "after a business status", 16)
 }
 
 // caseOneway: a one-way call arrives (the server lists it in notified()).

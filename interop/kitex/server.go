@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bytedance/gopkg/cloud/metainfo"
+	"github.com/cloudwego/kitex/pkg/kerrors"
 	"github.com/cloudwego/kitex/pkg/transmeta"
 	"github.com/cloudwego/kitex/server"
 
@@ -38,6 +39,12 @@ func newServer(idl string, addr *net.TCPAddr, mux bool) (run func() error, stop 
 		svr = echopbservice.NewServer(&protobufEcho{}, opts...)
 	}
 	return svr.Run, svr.Stop
+}
+
+// bizError is the business status both echo servers fail with when asked to ("biz"):
+// code 1001, the request's message, one extra field.
+func bizError(message string) error {
+	return kerrors.NewBizStatusErrorWithExtra(1001, message, map[string]string{"k": "v"})
 }
 
 // wait sleeps for ms milliseconds, or until the call is abandoned.
@@ -82,6 +89,8 @@ func (h *thriftEcho) Echo(ctx context.Context, req *echo.EchoRequest) (*echo.Ech
 		return nil, &echo.EchoError{Code: 7, Message: req.Message}
 	case "error":
 		return nil, errors.New("kitex-peer fails as asked: " + req.Message)
+	case "biz":
+		return nil, bizError(req.Message)
 	}
 	metainfo.SendBackwardValue(ctx, EchoedBy, "kitex")
 	return &echo.EchoResponse{
@@ -111,8 +120,11 @@ func (protobufEcho) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.
 	if err := wait(ctx, req.DelayMs); err != nil {
 		return nil, err
 	}
-	if req.Fail == "error" {
+	switch req.Fail {
+	case "error":
 		return nil, errors.New("kitex-peer fails as asked: " + req.Message)
+	case "biz":
+		return nil, bizError(req.Message)
 	}
 	metainfo.SendBackwardValue(ctx, EchoedBy, "kitex")
 	return &echopb.EchoResponse{

@@ -13,7 +13,7 @@ use futures_util::future::join_all;
 use rookery::{
     Address, Client, Context, ProtobufClient, Router, RunningService, Service, Status,
     codegen::{Bytes, FastStr, HashMap},
-    transport::metainfo::Persistent,
+    transport::metainfo::{BizStatus, Persistent},
 };
 
 use crate::{
@@ -32,13 +32,14 @@ pub const THRIFT_CASES: &[&str] = &[
     "metadata",
     "exception",
     "error",
+    "biz",
     "oneway",
     "concurrent",
 ];
 
 /// The cases a client runs against a Protobuf echo server (Protobuf has no declared
 /// exceptions and no one-way calls).
-pub const PROTOBUF_CASES: &[&str] = &["small", "large", "metadata", "error", "concurrent"];
+pub const PROTOBUF_CASES: &[&str] = &["small", "large", "metadata", "error", "biz", "concurrent"];
 
 /// How many calls the `concurrent` case makes at once.
 pub const CONCURRENT_CALLS: usize = 200;
@@ -99,6 +100,7 @@ impl Echo for EchoHandler {
                     Status::internal(format!("rookery fails as asked: {}", req.message)).into(),
                 );
             }
+            "biz" => return Err(Status::from(biz_status(&req.message)).into()),
             _ => {}
         }
         let metadata = Self::answer(cx, req.delay_ms, &req.echo_metadata).await;
@@ -128,11 +130,15 @@ impl pb::Echo for EchoHandler {
         cx: &mut Context,
         req: pb::EchoRequest,
     ) -> Result<pb::EchoResponse, Status> {
-        if req.fail == "error" {
-            return Err(Status::internal(format!(
-                "rookery fails as asked: {}",
-                req.message
-            )));
+        match &*req.fail {
+            "error" => {
+                return Err(Status::internal(format!(
+                    "rookery fails as asked: {}",
+                    req.message
+                )));
+            }
+            "biz" => return Err(biz_status(&req.message).into()),
+            _ => {}
         }
         let metadata = Self::answer(cx, req.delay_ms, &req.echo_metadata).await;
         Ok(pb::EchoResponse {
@@ -141,6 +147,12 @@ impl pb::Echo for EchoHandler {
             metadata: metadata.into_iter().collect(),
         })
     }
+}
+
+/// The business status both echo servers fail with when asked to (`fail: "biz"`): code
+/// 1001, the request's message, one extra field.
+fn biz_status(message: &str) -> BizStatus {
+    BizStatus::new(1001, FastStr::new(message)).with_extra(r#"{"k":"v"}"#)
 }
 
 /// Serves `handler` on `addr` (port 0 picks one): the Thrift echo service over every
@@ -174,7 +186,7 @@ pub struct Call {
     pub delay_ms: i32,
     /// The request metadata keys whose values the server returns.
     pub keys: Vec<FastStr>,
-    /// How the server fails: `""`, `"exception"` (Thrift only) or `"error"`.
+    /// How the server fails: `""`, `"exception"` (Thrift only), `"error"` or `"biz"`.
     pub fail: FastStr,
 }
 
@@ -386,6 +398,31 @@ pub async fn run_case(name: &str, client: &impl EchoCaller, server: &str) -> Cas
             }
             // The connection serves the next call.
             round_trip(client, call("after an error", random_payload(16, 2), 0)).await
+        }
+        "biz" => {
+            let failing = Call {
+                fail: "biz".into(),
+                ..call("biz-1", Bytes::new(), 0)
+            };
+            match client.echo(&mut Context::new(), failing).await {
+                Err(Failure::Status(status)) => match BizStatus::of(&status) {
+                    Some(biz)
+                        if biz.code == 1001
+                            && biz.message == "biz-1"
+                            && biz.extra.as_deref() == Some(r#"{"k":"v"}"#) => {}
+                    other => {
+                        return Err(format!(
+                            "want business status 1001 \"biz-1\" {{\"k\":\"v\"}}, got {other:?} in {status}"
+                        ));
+                    }
+                },
+                other => return Err(format!("want a business status, got {other:?}")),
+            }
+            round_trip(
+                client,
+                call("after a business status", random_payload(16, 4), 0),
+            )
+            .await
         }
         "oneway" => {
             let message = FastStr::new(format!("oneway-{}", std::process::id()));

@@ -103,3 +103,50 @@ async fn persistent_values_pass_through_a_service_and_transient_ones_stop_there(
     relay.stop().await.unwrap();
     last.stop().await.unwrap();
 }
+
+/// The Kitex cases with rookery on both sides: what rookery changed to pass against Kitex
+/// (metainfo names, business statuses, Kitex Protobuf length-prefixed in TTHeader) holds
+/// without a Kitex peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kitex_cases_pass_with_rookery_on_both_sides() {
+    use rookery::ProtobufClient;
+    let running = kitex::serve(&EchoHandler::new(), "127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = running.local_addr().clone();
+    let mut failed = Vec::new();
+    for framing in [Framing::TTHeader, Framing::TTHeaderFramed] {
+        for multiplexed in [true, false] {
+            let builder = || {
+                let b = Client::builder(addr.clone())
+                    .framing(framing)
+                    .timeout(Duration::from_secs(30));
+                if multiplexed {
+                    b.multiplexed(1)
+                } else {
+                    b.pooled(4)
+                }
+            };
+            let thrift = EchoClient::new(builder().build());
+            for case in kitex::THRIFT_CASES {
+                if let Err(e) = kitex::run_case(case, &thrift, "rookery").await {
+                    failed.push(format!(
+                        "thrift {case} ({framing:?}, multiplexed: {multiplexed}): {e}"
+                    ));
+                }
+            }
+            let protobuf = rookery_interop::echo_pb::echo::pb::EchoClient::new(
+                ProtobufClient::from_builder(builder()),
+            );
+            for case in kitex::PROTOBUF_CASES {
+                if let Err(e) = kitex::run_case(case, &protobuf, "rookery").await {
+                    failed.push(format!(
+                        "protobuf {case} ({framing:?}, multiplexed: {multiplexed}): {e}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    running.stop().await.unwrap();
+}

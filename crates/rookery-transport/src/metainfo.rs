@@ -83,6 +83,102 @@ impl Persistent {
     }
 }
 
+/// The string info keys of a business status: Kitex's way for a handler to fail with an
+/// application's own code, which its clients receive as a `kerrors.BizStatusError`.
+pub mod biz_key {
+    /// The code, a non-zero i32 in decimal.
+    pub const STATUS: &str = "biz-status";
+    /// The message.
+    pub const MESSAGE: &str = "biz-message";
+    /// Extra fields, a JSON object of strings.
+    pub const EXTRA: &str = "biz-extra";
+}
+
+/// A business status: a failure with the application's own code, as Kitex handlers return
+/// it (`kerrors.NewBizStatusError(code, message)`). Over TTHeader it travels as a normal
+/// reply with the [`biz_key`] entries in its header, and a Kitex client returns it as a
+/// `BizStatusError`.
+///
+/// A handler fails with one by returning it as a [`Status`](rookery_core::Status) (`Status`
+/// implements `From<BizStatus>`, with code `UNKNOWN` for code that knows nothing of it); a
+/// client finds it in the status it gets back with [`BizStatus::of`].
+///
+/// ```
+/// use rookery_core::{Code, Status};
+/// use rookery_transport::metainfo::BizStatus;
+///
+/// let status: Status = BizStatus::new(1001, "no such order").into();
+/// assert_eq!(status.code(), Code::Unknown);
+/// assert_eq!(BizStatus::of(&status).unwrap().code, 1001);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BizStatus {
+    /// The application's code (never 0: Kitex reads 0 as no error).
+    pub code: i32,
+    /// What went wrong.
+    pub message: FastStr,
+    /// Extra fields as Kitex encodes them: a JSON object of strings (`{"k":"v"}`), as it
+    /// arrived.
+    pub extra: Option<FastStr>,
+}
+
+impl BizStatus {
+    /// A business status of `code` (not 0) and `message`.
+    pub fn new(code: i32, message: impl Into<FastStr>) -> BizStatus {
+        BizStatus {
+            code,
+            message: message.into(),
+            extra: None,
+        }
+    }
+
+    /// With extra fields, a JSON object of strings.
+    pub fn with_extra(mut self, json: impl Into<FastStr>) -> BizStatus {
+        self.extra = Some(json.into());
+        self
+    }
+
+    /// The business status `status` carries, if it carries one.
+    pub fn of(status: &rookery_core::Status) -> Option<&BizStatus> {
+        std::error::Error::source(status)?.downcast_ref::<BizStatus>()
+    }
+
+    /// The header entries that carry it; `code` is [`code`](BizStatus::code) in decimal.
+    pub(crate) fn entries<'a>(&'a self, code: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        [(biz_key::STATUS, code), (biz_key::MESSAGE, &*self.message)]
+            .into_iter()
+            .chain(self.extra.as_deref().map(|e| (biz_key::EXTRA, e)))
+    }
+
+    /// The business status a reply's header carries: `biz-status` present and not 0.
+    pub(crate) fn from_entries(
+        status: Option<&str>,
+        message: Option<FastStr>,
+        extra: Option<FastStr>,
+    ) -> Option<BizStatus> {
+        let code = status?.trim().parse::<i32>().ok().filter(|c| *c != 0)?;
+        Some(BizStatus {
+            code,
+            message: message.unwrap_or_default(),
+            extra: extra.filter(|e| !e.is_empty()),
+        })
+    }
+}
+
+impl std::fmt::Display for BizStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "business status {}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for BizStatus {}
+
+impl From<BizStatus> for rookery_core::Status {
+    fn from(biz: BizStatus) -> rookery_core::Status {
+        rookery_core::Status::unknown(biz.to_string()).with_source(biz)
+    }
+}
+
 /// The string info of a request from `cx`: `(prefix, key, value)` for each entry.
 pub(crate) fn outgoing(cx: &Context) -> impl Iterator<Item = (&str, &str, &str)> {
     let transient = cx.metadata().iter().map(|(k, v)| {

@@ -18,7 +18,7 @@ struct EchoRequest {
     /// The request metadata (TTHeader string info) keys whose values the server returns.
     4: list<string> echo_metadata
     /// How the server fails: "" answers; "exception" throws EchoError{code: 7, message};
-    /// "error" fails without a declared exception.
+    /// "error" fails without a declared exception; "biz" with a business status (code 1001).
     5: string fail
 }
 

@@ -19,7 +19,8 @@ use crate::{
     Address, DEFAULT_MAX_FRAME_SIZE, HealthState, KitexProtobufRequest, KitexProtobufResponse,
     ThriftRequest, ThriftResponse,
     frame::{Frame, FrameError, Framing, write_frame},
-    health, kitex_protobuf, metainfo,
+    health, kitex_protobuf,
+    metainfo::{self, BizStatus, biz_key},
     ttheader::{self, HeaderWriter, InfoEntry, int_key, str_key},
 };
 
@@ -519,12 +520,16 @@ pub(crate) fn read_reply(
         ..
     } = frame;
     let mut exact_code = None;
+    let (mut biz_status, mut biz_message, mut biz_extra) = (None, None, None);
     if let Some(header) = header {
         for entry in header.entries() {
             match entry {
                 Ok(InfoEntry::Str(k, v)) => match &*k {
                     str_key::STATUS_CODE => exact_code = v.parse::<i32>().ok().map(Code::from_i32),
                     str_key::CONNECTION_READY_TO_RESET => {}
+                    biz_key::STATUS => biz_status = Some(v),
+                    biz_key::MESSAGE => biz_message = Some(v),
+                    biz_key::EXTRA => biz_extra = Some(v),
                     _ => {
                         cx.response_metadata_mut().insert(k, v);
                     }
@@ -537,6 +542,10 @@ pub(crate) fn read_reply(
                 }
             }
         }
+    }
+    // A business status (Kitex's BizStatusError) comes in a reply, whatever its body.
+    if let Some(biz) = BizStatus::from_entries(biz_status.as_deref(), biz_message, biz_extra) {
+        return Err(biz.into());
     }
     if kitex_protobuf {
         return read_protobuf_reply(message, seq_id, protocol, limits, exact_code);

@@ -29,7 +29,8 @@ use crate::{
     KitexProtobufRequest, Stream, ThriftRequest, ThriftResponse,
     addr::{ReadHalf, WriteHalf},
     frame::{Frame, FrameDecoder, FrameError, Framing, write_frame},
-    health, kitex_protobuf, metainfo,
+    health, kitex_protobuf,
+    metainfo::{self, BizStatus},
     queue::WriteQueue,
     ttheader::{Header, HeaderWriter, InfoEntry, int_key, str_key},
 };
@@ -612,8 +613,15 @@ async fn handle_protobuf<S>(
     }
     let max_frame = conn.shared.config.max_frame_size;
     let draining = conn.draining.load(Ordering::Acquire);
+    let biz = result.as_ref().err().and_then(BizStatus::of);
+    let biz_code = biz.map(|b| b.code.to_string()).unwrap_or_default();
     let write = |buf: &mut BytesMut, status: Option<&Status>, body: &dyn Fn(&mut BytesMut)| {
-        let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, status, draining));
+        // A business status is a reply (with an empty message) carrying it in the header.
+        let (status, biz) = match (status, biz) {
+            (Some(_), Some(biz)) => (None, Some((biz, biz_code.as_str()))),
+            (status, _) => (status, None),
+        };
+        let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, status, biz, draining));
         let kind = if status.is_some() {
             MessageType::Exception
         } else {
@@ -636,6 +644,7 @@ async fn handle_protobuf<S>(
         .push_wait(|buf, _| {
             let ok = match &result {
                 Ok(resp) => write(buf, None, &|b| b.extend_from_slice(&resp.body)),
+                Err(status) if biz.is_some() => write(buf, Some(status), &|_| {}),
                 Err(status) => write(buf, Some(status), &|b| {
                     kitex_protobuf::encode_error(b, status)
                 }),
@@ -723,7 +732,8 @@ fn answer_health<S>(
     let cx = Context::new();
     let _ = conn.queue.push(|buf, _| match &reply {
         Ok(text) => {
-            let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, None, draining));
+            let info =
+                |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, None, None, draining));
             let result = health::StringResult(FastStr::from_static_str(text));
             let _ = write_frame(
                 buf,
@@ -794,7 +804,7 @@ async fn write_reply<S>(
                 Ok(resp) => {
                     debug_assert_eq!(resp.protocol, reply.protocol, "a reply in another protocol");
                     let info = |w: &mut HeaderWriter<'_>| {
-                        w.strings(reply_strings(cx, None, draining));
+                        w.strings(reply_strings(cx, None, None, draining));
                     };
                     write_frame(
                         buf,
@@ -808,7 +818,10 @@ async fn write_reply<S>(
                         |b| b.extend_from_slice(&resp.body),
                     )
                 }
-                Err(status) => write_exception(buf, cx, reply, status, max_frame, draining),
+                Err(status) => match BizStatus::of(status) {
+                    Some(biz) => write_biz_status(buf, cx, reply, biz, max_frame, draining),
+                    None => write_exception(buf, cx, reply, status, max_frame, draining),
+                },
             };
             if let Err(e) = ok {
                 // Only a reply over the frame limit fails to encode: say so instead.
@@ -836,7 +849,7 @@ fn write_exception(
 ) -> Result<(), FrameError> {
     let exception = ApplicationException::from_status(status);
     let info = |w: &mut HeaderWriter<'_>| {
-        w.strings(reply_strings(cx, Some(status), draining));
+        w.strings(reply_strings(cx, Some(status), None, draining));
     };
     write_frame(
         buf,
@@ -851,11 +864,40 @@ fn write_exception(
     )
 }
 
+/// Writes a business status as Kitex does: a reply whose result struct is empty, with the
+/// status in the header's string info (a Kitex client returns it as a `BizStatusError`).
+fn write_biz_status(
+    buf: &mut BytesMut,
+    cx: &Context,
+    reply: &ReplyTo,
+    biz: &BizStatus,
+    max_frame: usize,
+    draining: bool,
+) -> Result<(), FrameError> {
+    let code = biz.code.to_string();
+    let info = |w: &mut HeaderWriter<'_>| {
+        w.strings(reply_strings(cx, None, Some((biz, &code)), draining));
+    };
+    write_frame(
+        buf,
+        reply.framing,
+        reply.protocol,
+        max_frame,
+        reply.seq_id,
+        &reply.name,
+        MessageType::Reply,
+        &info,
+        // An empty struct: its stop field, the same byte in binary and compact.
+        |b| bytes::BufMut::put_u8(b, 0),
+    )
+}
+
 /// The string info of a reply: the handler's response metadata, the exact status code of an
-/// error, and the drain notice.
+/// error, a business status, and the drain notice.
 fn reply_strings<'a>(
     cx: &'a Context,
     status: Option<&Status>,
+    biz: Option<(&'a BizStatus, &'a str)>,
     draining: bool,
 ) -> impl Iterator<Item = (&'a str, &'a str)> {
     let code = status.map(|s| {
@@ -869,5 +911,6 @@ fn reply_strings<'a>(
         .iter()
         .map(|(k, v)| (&**k, &**v))
         .chain(code)
+        .chain(biz.into_iter().flat_map(|(biz, code)| biz.entries(code)))
         .chain(reset)
 }

@@ -18,7 +18,7 @@ type EchoRequest struct {
 	// The request metadata (TTHeader string info) keys whose values the server returns.
 	EchoMetadata []string `protobuf:"bytes,4,rep,name=echo_metadata" json:"echo_metadata,omitempty"`
 
-	// How the server fails: "" answers; "error" fails.
+	// How the server fails: "" answers; "error" fails; "biz" fails with a business status.
 	Fail string `protobuf:"bytes,5,opt,name=fail" json:"fail,omitempty"`
 }
 
