@@ -12,6 +12,7 @@ import (
 
 	"github.com/bytedance/gopkg/cloud/metainfo"
 	"github.com/cloudwego/kitex/client"
+	"github.com/cloudwego/kitex/client/callopt"
 	"github.com/cloudwego/kitex/pkg/connpool"
 	"github.com/cloudwego/kitex/pkg/kerrors"
 	"github.com/cloudwego/kitex/pkg/remote"
@@ -26,7 +27,7 @@ import (
 
 // allCases are the cases call runs by default; protobuf has neither declared exceptions nor
 // one-way calls, and skips those two.
-var allCases = []string{"small", "large", "metadata", "exception", "error", "biz", "oneway", "concurrent"}
+var allCases = []string{"small", "large", "metadata", "timeout", "exception", "error", "biz", "oneway", "concurrent"}
 
 // echoArgs and echoReply are an echo call and its answer, whichever the IDL.
 type echoArgs struct {
@@ -38,9 +39,10 @@ type echoArgs struct {
 }
 
 type echoReply struct {
-	message  string
-	payload  []byte
-	metadata map[string]string
+	message   string
+	payload   []byte
+	metadata  map[string]string
+	timeoutMs int32
 }
 
 // caller calls the echo service of one IDL.
@@ -80,23 +82,23 @@ func newCaller(idl, addr, mode string) *caller {
 	return c
 }
 
-func (c *caller) echo(ctx context.Context, a echoArgs) (echoReply, error) {
+func (c *caller) echo(ctx context.Context, a echoArgs, opts ...callopt.Option) (echoReply, error) {
 	if c.thrift != nil {
 		r, err := c.thrift.Echo(ctx, &echo.EchoRequest{
 			Message: a.message, Payload: a.payload, DelayMs: a.delayMs, EchoMetadata: a.keys, Fail: a.fail,
-		})
+		}, opts...)
 		if err != nil {
 			return echoReply{}, err
 		}
-		return echoReply{r.Message, r.Payload, r.Metadata}, nil
+		return echoReply{r.Message, r.Payload, r.Metadata, r.TimeoutMs}, nil
 	}
 	r, err := c.protobuf.Echo(ctx, &echopb.EchoRequest{
 		Message: a.message, Payload: a.payload, DelayMs: a.delayMs, EchoMetadata: a.keys, Fail: a.fail,
-	})
+	}, opts...)
 	if err != nil {
 		return echoReply{}, err
 	}
-	return echoReply{r.Message, r.Payload, r.Metadata}, nil
+	return echoReply{r.Message, r.Payload, r.Metadata, r.TimeoutMs}, nil
 }
 
 // runCases runs each case and prints its outcome; it says whether all passed.
@@ -127,6 +129,7 @@ var caseFuncs = map[string]func(*caller) error{
 	"small":      func(c *caller) error { return roundTrip(c, "hello, rookery", 16) },
 	"large":      func(c *caller) error { return roundTrip(c, "a mebibyte", 1<<20) },
 	"metadata":   caseMetadata,
+	"timeout":    caseTimeout,
 	"exception":  caseException,
 	"error":      caseError,
 	"biz":        caseBiz,
@@ -172,6 +175,18 @@ func caseMetadata(c *caller) error {
 	}
 	if by, ok := metainfo.RecvBackwardValue(ctx, EchoedBy); !ok || by == "" {
 		return fmt.Errorf("no %q in the reply's metadata (backward values: %v)", EchoedBy, metainfo.RecvAllBackwardValues(ctx))
+	}
+	return nil
+}
+
+// caseTimeout: the time the client gives a call (5 s) reaches the server.
+func caseTimeout(c *caller) error {
+	r, err := c.echo(context.Background(), echoArgs{message: "timeout"}, callopt.WithRPCTimeout(5*time.Second))
+	if err != nil {
+		return err
+	}
+	if r.timeoutMs <= 1000 || r.timeoutMs > 5000 {
+		return fmt.Errorf("the server saw a timeout of %d ms, not 5000 ms less the time on the way", r.timeoutMs)
 	}
 	return nil
 }

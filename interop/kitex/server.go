@@ -9,6 +9,7 @@ import (
 
 	"github.com/bytedance/gopkg/cloud/metainfo"
 	"github.com/cloudwego/kitex/pkg/kerrors"
+	"github.com/cloudwego/kitex/pkg/rpcinfo"
 	"github.com/cloudwego/kitex/pkg/transmeta"
 	"github.com/cloudwego/kitex/server"
 
@@ -60,6 +61,11 @@ func wait(ctx context.Context, ms int32) error {
 	}
 }
 
+// timeoutMs is the time the caller gave the call, as Kitex read it from TTHeader.
+func timeoutMs(ctx context.Context) int32 {
+	return int32(rpcinfo.GetRPCInfo(ctx).Config().RPCTimeout().Milliseconds())
+}
+
 // requestMetadata reads keys from the call's metadata as a Kitex handler does, through
 // metainfo: transient values (one hop) first, then persistent ones (every hop).
 func requestMetadata(ctx context.Context, keys []string) map[string]string {
@@ -94,9 +100,10 @@ func (h *thriftEcho) Echo(ctx context.Context, req *echo.EchoRequest) (*echo.Ech
 	}
 	metainfo.SendBackwardValue(ctx, EchoedBy, "kitex")
 	return &echo.EchoResponse{
-		Message:  req.Message,
-		Payload:  req.Payload,
-		Metadata: requestMetadata(ctx, req.EchoMetadata),
+		Message:   req.Message,
+		Payload:   req.Payload,
+		Metadata:  requestMetadata(ctx, req.EchoMetadata),
+		TimeoutMs: timeoutMs(ctx),
 	}, nil
 }
 
@@ -128,8 +135,9 @@ func (protobufEcho) Echo(ctx context.Context, req *echopb.EchoRequest) (*echopb.
 	}
 	metainfo.SendBackwardValue(ctx, EchoedBy, "kitex")
 	return &echopb.EchoResponse{
-		Message:  req.Message,
-		Payload:  req.Payload,
-		Metadata: requestMetadata(ctx, req.EchoMetadata),
+		Message:   req.Message,
+		Payload:   req.Payload,
+		Metadata:  requestMetadata(ctx, req.EchoMetadata),
+		TimeoutMs: timeoutMs(ctx),
 	}, nil
 }

@@ -30,6 +30,7 @@ pub const THRIFT_CASES: &[&str] = &[
     "small",
     "large",
     "metadata",
+    "timeout",
     "exception",
     "error",
     "biz",
@@ -39,7 +40,15 @@ pub const THRIFT_CASES: &[&str] = &[
 
 /// The cases a client runs against a Protobuf echo server (Protobuf has no declared
 /// exceptions and no one-way calls).
-pub const PROTOBUF_CASES: &[&str] = &["small", "large", "metadata", "error", "biz", "concurrent"];
+pub const PROTOBUF_CASES: &[&str] = &[
+    "small",
+    "large",
+    "metadata",
+    "timeout",
+    "error",
+    "biz",
+    "concurrent",
+];
 
 /// How many calls the `concurrent` case makes at once.
 pub const CONCURRENT_CALLS: usize = 200;
@@ -65,6 +74,12 @@ impl EchoHandler {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The time left of the call when it arrived, in milliseconds (0 without a deadline).
+    fn timeout_ms(cx: &Context) -> i32 {
+        cx.remaining()
+            .map_or(0, |left| left.as_millis().min(i32::MAX as u128) as i32)
     }
 
     async fn answer(
@@ -103,11 +118,13 @@ impl Echo for EchoHandler {
             "biz" => return Err(Status::from(biz_status(&req.message)).into()),
             _ => {}
         }
+        let timeout_ms = Self::timeout_ms(cx);
         let metadata = Self::answer(cx, req.delay_ms, &req.echo_metadata).await;
         Ok(EchoResponse {
             message: req.message,
             payload: req.payload,
             metadata,
+            timeout_ms,
         })
     }
 
@@ -140,11 +157,13 @@ impl pb::Echo for EchoHandler {
             "biz" => return Err(biz_status(&req.message).into()),
             _ => {}
         }
+        let timeout_ms = Self::timeout_ms(cx);
         let metadata = Self::answer(cx, req.delay_ms, &req.echo_metadata).await;
         Ok(pb::EchoResponse {
             message: req.message,
             payload: req.payload,
             metadata: metadata.into_iter().collect(),
+            timeout_ms,
         })
     }
 }
@@ -199,6 +218,8 @@ pub struct Reply {
     pub payload: Bytes,
     /// The values of the call's keys the server found.
     pub metadata: HashMap<FastStr, FastStr>,
+    /// The time the caller gave the call, in milliseconds, as the server received it.
+    pub timeout_ms: i32,
 }
 
 /// How a [`Call`] failed: with the exception the Thrift IDL declares, or a status.
@@ -238,6 +259,7 @@ impl EchoCaller for EchoClient<Client> {
                 message: r.message,
                 payload: r.payload,
                 metadata: r.metadata,
+                timeout_ms: r.timeout_ms,
             }),
             Err(EchoEchoError::Err(e)) => Err(Failure::Declared(e)),
             Err(EchoEchoError::Status(s)) => Err(Failure::Status(s)),
@@ -269,6 +291,7 @@ impl EchoCaller for pb::EchoClient<ProtobufClient> {
             message: r.message,
             payload: r.payload,
             metadata: r.metadata.into_iter().collect(),
+            timeout_ms: r.timeout_ms,
         })
     }
 
@@ -365,6 +388,22 @@ pub async fn run_case(name: &str, client: &impl EchoCaller, server: &str) -> Cas
                     "the reply's metadata has {ECHOED_BY}={other:?}, not {server:?}"
                 )),
             }
+        }
+        "timeout" => {
+            // The time the client gives the call reaches the server (TTHeader's RPC timeout).
+            let mut cx = Context::new();
+            cx.shorten_deadline(Duration::from_secs(5));
+            let got = client
+                .echo(&mut cx, call(name, Bytes::new(), 0))
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+            if got.timeout_ms <= 1000 || got.timeout_ms > 5000 {
+                return Err(format!(
+                    "the server saw a timeout of {} ms, not 5000 ms less the time on the way",
+                    got.timeout_ms
+                ));
+            }
+            Ok(())
         }
         "exception" => {
             let failing = Call {

@@ -27,6 +27,9 @@ struct EchoResponse {
     2: binary payload
     /// The values of the request's echo_metadata keys the server found.
     3: map<string, string> metadata
+    /// The time the caller gave the call, in milliseconds, as the server received it (0 for
+    /// none): TTHeader's RPC timeout.
+    4: i32 timeout_ms
 }
 
 service Echo {

@@ -73,9 +73,10 @@ var fieldIDToName_EchoRequest = map[int16]string{
 }
 
 type EchoResponse struct {
-	Message  string            `thrift:"message,1" frugal:"1,default,string" json:"message"`
-	Payload  []byte            `thrift:"payload,2" frugal:"2,default,binary" json:"payload"`
-	Metadata map[string]string `thrift:"metadata,3" frugal:"3,default,map<string:string>" json:"metadata"`
+	Message   string            `thrift:"message,1" frugal:"1,default,string" json:"message"`
+	Payload   []byte            `thrift:"payload,2" frugal:"2,default,binary" json:"payload"`
+	Metadata  map[string]string `thrift:"metadata,3" frugal:"3,default,map<string:string>" json:"metadata"`
+	TimeoutMs int32             `thrift:"timeout_ms,4" frugal:"4,default,i32" json:"timeout_ms"`
 }
 
 func NewEchoResponse() *EchoResponse {
@@ -96,6 +97,10 @@ func (p *EchoResponse) GetPayload() (v []byte) {
 func (p *EchoResponse) GetMetadata() (v map[string]string) {
 	return p.Metadata
 }
+
+func (p *EchoResponse) GetTimeoutMs() (v int32) {
+	return p.TimeoutMs
+}
 func (p *EchoResponse) SetMessage(val string) {
 	p.Message = val
 }
@@ -104,6 +109,9 @@ func (p *EchoResponse) SetPayload(val []byte) {
 }
 func (p *EchoResponse) SetMetadata(val map[string]string) {
 	p.Metadata = val
+}
+func (p *EchoResponse) SetTimeoutMs(val int32) {
+	p.TimeoutMs = val
 }
 
 func (p *EchoResponse) String() string {
@@ -117,6 +125,7 @@ var fieldIDToName_EchoResponse = map[int16]string{
 	1: "message",
 	2: "payload",
 	3: "metadata",
+	4: "timeout_ms",
 }
 
 type EchoError struct {

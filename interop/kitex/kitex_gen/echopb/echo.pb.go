@@ -69,6 +69,10 @@ type EchoResponse struct {
 
 	// The values of the request's echo_metadata keys the server found.
 	Metadata map[string]string `protobuf:"bytes,3,rep,name=metadata" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+
+	// The time the caller gave the call, in milliseconds, as the server received it (0 for
+	// none): TTHeader's RPC timeout.
+	TimeoutMs int32 `protobuf:"varint,4,opt,name=timeout_ms" json:"timeout_ms,omitempty"`
 }
 
 func (x *EchoResponse) Reset() { *x = EchoResponse{} }
@@ -96,6 +100,13 @@ func (x *EchoResponse) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *EchoResponse) GetTimeoutMs() int32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
 }
 
 type Echo interface {
