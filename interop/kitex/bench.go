@@ -11,8 +11,17 @@ import (
 	"time"
 )
 
+// The lines bench prints at the edges of the measured window (benchmarks/src/load.rs has
+// the same).
+const (
+	windowStart = "# window start"
+	windowEnd   = "# window end"
+)
+
 // bench calls echo from concurrency callers for warmup then duration, with a payload of
-// size bytes, and prints {"calls", "errors", "qps", "p50_us", "p99_us", "p999_us"}.
+// size bytes, and prints {"calls", "errors", "qps", "p50_us", "p99_us", "p999_us"}. Before
+// that line it prints "# window start" and "# window end" at the measured window's edges, the
+// markers rookery's benchmark runner (benchmarks/, bench-echo) samples CPU time at.
 func bench(c *caller, concurrency, size int, warmup, duration time.Duration) {
 	payload := randomPayload(size)
 	var measuring, stopping atomic.Bool
@@ -44,9 +53,11 @@ func bench(c *caller, concurrency, size int, warmup, duration time.Duration) {
 	time.Sleep(warmup)
 	measuring.Store(true)
 	began := time.Now()
+	fmt.Println(windowStart)
 	time.Sleep(duration)
 	measuring.Store(false)
 	elapsed := time.Since(began)
+	fmt.Println(windowEnd)
 	stopping.Store(true)
 	wg.Wait()
 

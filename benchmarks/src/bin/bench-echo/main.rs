@@ -1,12 +1,14 @@
 //! `bench-echo`: the echo benchmark, rookery side by side with volo-thrift and the raw
-//! tokio ceiling over Thrift, and rookery's gRPC side by side with tonic.
+//! tokio ceiling over Thrift, with Kitex (client and server, each against either side's
+//! counterpart) over Thrift, and rookery's gRPC side by side with tonic.
 //!
 //! For each payload, each concurrency level, and each framework in turn (so the machine's noise
-//! hits all of them alike), it starts a fresh server process on a free loopback port,
+//! hits all of them alike; every other round in the reverse order), it starts a fresh server process on a free loopback port,
 //! runs that framework's client against it, samples the server's CPU time at the edges
 //! of the measured window and its peak RSS, stops the server with SIGTERM, and finally
 //! prints a markdown table and the ratios. See `benchmarks/README.md`.
 
+mod kitex;
 mod procfs;
 mod report;
 mod run;
@@ -17,25 +19,30 @@ use std::time::Duration;
 use rookery_benchmarks::flags::Flags;
 use rookery_benchmarks::load::Mode;
 
-use run::{Load, Measurement, Peer};
+use run::{ClientFlags, Load, Measurement, Peer, Program};
 
 const USAGE: &str = "\
 usage: bench-echo [--frameworks rookery,volo,raw] [--concurrency 1,100,1000]
                   [--duration SECS] [--warmup SECS] [--payload BYTES,...] [--connections N]
                   [--stream-concurrency C,...] [--stream-count N] [--stream-payload BYTES]
                   [--rounds R] [--bin-dir DIR] [--volo-bin-dir DIR] [--tonic-bin-dir DIR]
-                  [--json FILE]
+                  [--kitex-bin FILE] [--json FILE]
 
 Runs the echo benchmark for every framework at every payload and concurrency level and
 prints a markdown table with ratios. Frameworks: rookery, volo, raw (Thrift) and
-rookery-grpc, tonic (gRPC). Defaults: rookery,volo,raw, concurrency 1,100,1000,
+rookery-grpc, tonic (gRPC); and the Kitex pairs over the IDL of interop/kitex, named
+CLIENT[@SERVER] with CLIENT one of kitex-pooled, kitex-mux, rookery-kx-pooled,
+rookery-kx-mux and SERVER the other framework's server (kitex-pooled@rookery,
+rookery-kx-mux@kitex); kitex-matrix stands for all eight. The Kitex peer is built with Go
+from interop/kitex unless --kitex-bin names it. Defaults: rookery,volo,raw, concurrency 1,100,1000,
 --duration 10, --warmup 2, --payload 1024, --connections 1 (for the clients that take
 it: rookery, raw, rookery-grpc and tonic; volo's pool opens one connection per call in
 flight), --rounds 1. --stream-concurrency adds, for the frameworks that stream
 (rookery-grpc, tonic), server-streaming runs at those levels: each call a `Stream` of
 --stream-count responses (default 100) of --stream-payload bytes (default 1024).
-With --rounds R the whole interleaved sweep runs R times and the table shows, for each
-framework and level, the round with the median QPS, and the QPS range over the rounds.
+With --rounds R the whole interleaved sweep runs R times (every other round with the
+frameworks in reverse order) and the table shows, for each framework and level, the round
+with the median QPS, and the QPS range over the rounds.
 --bin-dir defaults to this binary's directory (target/release); --volo-bin-dir to
 benchmarks/volo/target/release, --tonic-bin-dir to benchmarks/tonic/target/release.
 --json also writes the measurements as JSON.";
@@ -51,6 +58,7 @@ const FLAGS: &[&str] = &[
     "bin-dir",
     "volo-bin-dir",
     "tonic-bin-dir",
+    "kitex-bin",
     "stream-concurrency",
     "stream-count",
     "stream-payload",
@@ -74,6 +82,8 @@ struct Plan {
     bin_dir: PathBuf,
     volo_bin_dir: PathBuf,
     tonic_bin_dir: PathBuf,
+    /// The Kitex peer's program, if given; built from `interop/kitex` otherwise.
+    kitex_bin: Option<PathBuf>,
     json: Option<PathBuf>,
 }
 
@@ -100,21 +110,32 @@ fn number_list(
 }
 
 fn plan_from(flags: &Flags) -> Result<Plan, String> {
-    let frameworks: Vec<String> = flags
+    let mut frameworks: Vec<String> = Vec::new();
+    for name in flags
         .raw("frameworks")
         .unwrap_or("rookery,volo,raw")
         .split(',')
-        .map(|s| s.trim().to_owned())
+        .map(str::trim)
         .filter(|s| !s.is_empty())
-        .collect();
-    if let Some(unknown) = frameworks
-        .iter()
-        .find(|f| !KNOWN_FRAMEWORKS.contains(&f.as_str()))
     {
-        return Err(format!(
-            "unknown framework `{unknown}`; known: {}",
-            KNOWN_FRAMEWORKS.join(", ")
-        ));
+        let names = if name == kitex::MATRIX_ALIAS {
+            kitex::MATRIX
+        } else {
+            std::slice::from_ref(&name)
+        };
+        for &name in names {
+            if !KNOWN_FRAMEWORKS.contains(&name) && kitex::pair(name).is_none() {
+                return Err(format!(
+                    "unknown framework `{name}`; known: {}, the Kitex pairs {} and {}",
+                    KNOWN_FRAMEWORKS.join(", "),
+                    kitex::MATRIX.join(", "),
+                    kitex::MATRIX_ALIAS
+                ));
+            }
+            if !frameworks.iter().any(|f| f == name) {
+                frameworks.push(name.to_owned());
+            }
+        }
     }
     let levels = number_list(flags, "concurrency", "1,100,1000", |c| c > 0)?;
     let payloads = number_list(flags, "payload", "1024", |_| true)?;
@@ -139,6 +160,7 @@ fn plan_from(flags: &Flags) -> Result<Plan, String> {
         bin_dir: flags.get("bin-dir")?.unwrap_or(own_dir),
         volo_bin_dir: flags.get("volo-bin-dir")?.unwrap_or(default_volo_dir),
         tonic_bin_dir: flags.get("tonic-bin-dir")?.unwrap_or(default_tonic_dir),
+        kitex_bin: flags.get("kitex-bin")?,
         json: flags.get("json")?,
     };
     if plan.duration.is_zero() {
@@ -228,9 +250,9 @@ fn find_peer(name: &str, plan: &Plan) -> Result<Peer, String> {
     }
     Ok(Peer {
         name: name.to_owned(),
-        server,
-        client,
-        takes_connections,
+        server: Program::bare(server),
+        client: Program::bare(client),
+        client_flags: ClientFlags::Contract { takes_connections },
         streams: matches!(name, "rookery-grpc" | "tonic"),
     })
 }
@@ -245,13 +267,27 @@ fn main() {
         }
     };
 
+    // The Kitex peer is built (or found) once, and only when a Kitex pair is asked for.
+    let mut kitex_peer: Option<Result<PathBuf, String>> = None;
     let mut peers = Vec::new();
     for name in &plan.frameworks {
-        match find_peer(name, &plan) {
+        let found = match kitex::pair(name) {
+            Some(pair) => {
+                let program = kitex_peer
+                    .get_or_insert_with(|| kitex::peer_program(plan.kitex_bin.as_deref()));
+                match program {
+                    Ok(program) => kitex::peer(name, pair, program, &plan.bin_dir),
+                    Err(message) => Err(format!("skipping {name}: {message}")),
+                }
+            }
+            None => find_peer(name, &plan),
+        };
+        match found {
             Ok(peer) => peers.push(peer),
             Err(message) => eprintln!("{message}"),
         }
     }
+    let kitex_peer = kitex_peer.and_then(Result::ok);
     if peers.is_empty() {
         eprintln!("nothing to run: no framework's binaries were found");
         std::process::exit(1);
@@ -266,7 +302,14 @@ fn main() {
         for load in &loads {
             let concurrency = load.concurrency;
             let workload = load.workload();
-            for peer in &peers {
+            // Every other round runs the frameworks in reverse, so that none always runs
+            // right after the same neighbour (or first, on a machine just idle).
+            let order: Vec<&Peer> = if round % 2 == 0 {
+                peers.iter().rev().collect()
+            } else {
+                peers.iter().collect()
+            };
+            for peer in order {
                 if load.mode == Mode::Stream && !peer.streams {
                     continue;
                 }
@@ -299,7 +342,7 @@ fn main() {
         }
     }
 
-    print_report(&plan, &peers, &rows, &failures);
+    print_report(&plan, &peers, kitex_peer.as_deref(), &rows, &failures);
     if let Some(path) = &plan.json {
         if let Err(e) = std::fs::write(path, rows_json(&rows)) {
             eprintln!("cannot write {}: {e}", path.display());
@@ -311,7 +354,13 @@ fn main() {
     }
 }
 
-fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[String]) {
+fn print_report(
+    plan: &Plan,
+    peers: &[Peer],
+    kitex_peer: Option<&Path>,
+    rows: &[Measurement],
+    failures: &[String],
+) {
     let machine = procfs::Machine::describe();
     let command: Vec<String> = std::env::args().skip(1).collect();
     let names: Vec<&str> = peers.iter().map(|p| p.name.as_str()).collect();
@@ -335,6 +384,16 @@ fn print_report(plan: &Plan, peers: &[Peer], rows: &[Measurement], failures: &[S
         names.join(", "),
         plan.connections
     );
+    if let Some(kitex_peer) = kitex_peer {
+        println!(
+            "- Kitex pairs ({}): Thrift binary over TTHeader, `interop/kitex/idl/echo.thrift`, \
+             each call `EchoRequest {{message: \"bench\", payload}}`; `CLIENT@SERVER` is CLIENT's \
+             client on SERVER's server; pooled clients open one connection per call in flight, \
+             mux clients share one multiplexed connection (the Kitex server runs with `--mux` \
+             for them); --connections does not apply",
+            kitex::describe(kitex_peer)
+        );
+    }
     println!();
     if !plan.stream_levels.is_empty() {
         println!(

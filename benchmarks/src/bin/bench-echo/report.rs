@@ -10,6 +10,15 @@ const RATIOS: &[(&str, &str)] = &[
     ("rookery", "raw"),
     ("volo", "raw"),
     ("rookery-grpc", "tonic"),
+    // Kitex (see kitex.rs): both sides swapped, then only the server, then only the client.
+    ("rookery-kx-pooled", "kitex-pooled"),
+    ("kitex-pooled@rookery", "kitex-pooled"),
+    ("rookery-kx-pooled@kitex", "kitex-pooled"),
+    ("rookery-kx-mux", "kitex-mux"),
+    ("kitex-mux@rookery", "kitex-mux"),
+    ("rookery-kx-mux@kitex", "kitex-mux"),
+    // Each at its usual setting: rookery multiplexed, Kitex pooled.
+    ("rookery-kx-mux", "kitex-pooled"),
 ];
 
 /// What the table shows for one framework at one level: the round with the median QPS,
@@ -118,10 +127,12 @@ pub(crate) fn ratios_table(summaries: &[Summary]) -> String {
                 continue;
             };
             lines.push(format!(
-                "| {workload} | {c} | {top}/{bottom} | {} | {} | {} | {} |",
+                "| {workload} | {c} | {top}/{bottom} | {} | {} | {} | {} | {} | {} |",
                 ratio(a.qps, b.qps),
+                ratio(a.p50_us, b.p50_us),
                 ratio(a.p99_us, b.p99_us),
                 ratio(a.server_cpu_us_per_call, b.server_cpu_us_per_call),
+                ratio(a.client_cpu_us_per_call, b.client_cpu_us_per_call),
                 ratio(a.server_peak_rss_mib, b.server_peak_rss_mib),
             ));
         }
@@ -130,7 +141,7 @@ pub(crate) fn ratios_table(summaries: &[Summary]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "| call | c | ratio | QPS | p99 latency | server CPU per req | server peak RSS |\n|---|---:|---|---:|---:|---:|---:|\n",
+        "| call | c | ratio | QPS | p50 latency | p99 latency | server CPU per req | client CPU per req | server peak RSS |\n|---|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for line in lines {
         out.push_str(&line);
@@ -199,6 +210,36 @@ mod tests {
         assert!(!table.contains("| 100 |"), "{table}");
         assert!(!table.contains("rookery"), "{table}");
         assert!(ratios_table(&summaries[2..]).is_empty());
+    }
+
+    #[test]
+    fn kitex_pairs_are_compared_with_kitex_alone() {
+        let rows = [
+            row("kitex-mux", 100, 100.0),
+            row("rookery-kx-mux", 100, 130.0),
+            row("rookery-kx-mux@kitex", 100, 110.0),
+            row("kitex-pooled", 100, 50.0),
+        ];
+        let names = [
+            "kitex-pooled",
+            "rookery-kx-mux",
+            "rookery-kx-mux@kitex",
+            "kitex-mux",
+        ];
+        let table = ratios_table(&summarize(&rows, &names));
+        assert!(
+            table.contains("| unary 1024 B | 100 | rookery-kx-mux/kitex-mux | 1.30× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| unary 1024 B | 100 | rookery-kx-mux@kitex/kitex-mux | 1.10× |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| unary 1024 B | 100 | rookery-kx-mux/kitex-pooled | 2.60× |"),
+            "{table}"
+        );
+        assert_eq!(table.lines().count(), 5, "{table}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,14 +21,52 @@ const CLIENT_SLACK: Duration = Duration::from_secs(60);
 /// How long a server gets to exit after SIGTERM before it is killed.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A framework's pair of binaries and how to call them.
+/// A program and the arguments it always takes.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    pub(crate) path: PathBuf,
+    pub(crate) args: Vec<String>,
+}
+
+impl Program {
+    /// `path` with no fixed arguments.
+    pub(crate) fn bare(path: PathBuf) -> Program {
+        Program {
+            path,
+            args: Vec::new(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        command.args(&self.args);
+        command
+    }
+}
+
+/// Which flags a client takes for the load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientFlags {
+    /// The benchmark client contract (`benchmarks/README.md`): `--addr`, `--concurrency`,
+    /// `--duration SECS`, `--warmup SECS`, `--payload`, and `--connections` if it takes it.
+    Contract {
+        /// Whether it lets the caller choose the number of connections.
+        takes_connections: bool,
+    },
+    /// The Kitex peer's `bench` (`interop/kitex`): `--addr`, `--concurrency`, `--size`, and
+    /// Go durations for `--duration` and `--warmup`; same markers, same JSON keys.
+    KitexBench,
+}
+
+/// A framework's server and client, and how to call them. The server is given
+/// `--addr ADDR` after its fixed arguments; its stdin stays open until it is stopped (the
+/// Kitex peer's server stops when its stdin closes, the others on SIGTERM).
 #[derive(Debug, Clone)]
 pub(crate) struct Peer {
     pub(crate) name: String,
-    pub(crate) server: PathBuf,
-    pub(crate) client: PathBuf,
-    /// Whether its client lets the caller choose the number of connections.
-    pub(crate) takes_connections: bool,
+    pub(crate) server: Program,
+    pub(crate) client: Program,
+    pub(crate) client_flags: ClientFlags,
     /// Whether its client can make server-streaming calls (`--mode stream`).
     pub(crate) streams: bool,
 }
@@ -79,23 +117,37 @@ pub(crate) struct Measurement {
 /// A child process whose stdout lines arrive on a channel; killed if dropped unfinished.
 struct Spawned {
     child: Child,
+    /// The child's stdin when it is kept open (servers): closed by [`Spawned::terminate`].
+    stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     what: String,
 }
 
 impl Spawned {
-    fn start(mut command: Command, what: String) -> Result<Spawned, String> {
+    /// Starts `command`; with `hold_stdin` its stdin is a pipe kept open until
+    /// [`Spawned::terminate`], otherwise `/dev/null`.
+    fn start(mut command: Command, what: String, hold_stdin: bool) -> Result<Spawned, String> {
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(if hold_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start {what}: {e}"))?;
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stdin = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         // Keep draining stdout for the process's whole life so it never blocks on a full pipe.
         thread::spawn(move || forward_lines(stdout, tx));
-        Ok(Spawned { child, lines, what })
+        Ok(Spawned {
+            child,
+            stdin,
+            lines,
+            what,
+        })
     }
 
     fn pid(&self) -> u32 {
@@ -111,8 +163,10 @@ impl Spawned {
         })
     }
 
-    /// Sends SIGTERM and waits for the exit; kills the process if it lingers.
+    /// Closes its stdin, sends SIGTERM and waits for the exit; kills the process if it
+    /// lingers.
     fn terminate(mut self) {
+        drop(self.stdin.take());
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .stderr(Stdio::null())
@@ -164,9 +218,9 @@ fn free_loopback_port() -> Result<SocketAddr, String> {
 pub(crate) fn measure(peer: &Peer, load: &Load) -> Result<Measurement, String> {
     let addr = free_loopback_port()?.to_string();
 
-    let mut server_cmd = Command::new(&peer.server);
+    let mut server_cmd = peer.server.command();
     server_cmd.args(["--addr", &addr]);
-    let server = Spawned::start(server_cmd, format!("{} server", peer.name))?;
+    let server = Spawned::start(server_cmd, format!("{} server", peer.name), true)?;
     let ready_by = Instant::now() + STARTUP_TIMEOUT;
     loop {
         let line = server.next_line(ready_by)?;
@@ -175,31 +229,11 @@ pub(crate) fn measure(peer: &Peer, load: &Load) -> Result<Measurement, String> {
         }
     }
 
-    let mut client_cmd = Command::new(&peer.client);
-    client_cmd.args([
-        "--addr",
-        &addr,
-        "--concurrency",
-        &load.concurrency.to_string(),
-        "--duration",
-        &load.duration.as_secs_f64().to_string(),
-        "--warmup",
-        &load.warmup.as_secs_f64().to_string(),
-        "--payload",
-        &load.payload.to_string(),
-    ]);
-    if peer.takes_connections {
-        client_cmd.args(["--connections", &load.connections.to_string()]);
-    }
-    if load.mode == Mode::Stream {
-        client_cmd.args([
-            "--mode",
-            "stream",
-            "--stream-count",
-            &load.stream_count.to_string(),
-        ]);
-    }
-    let mut client = Spawned::start(client_cmd, format!("{} client", peer.name))?;
+    let mut client = Spawned::start(
+        client_command(peer, load, &addr)?,
+        format!("{} client", peer.name),
+        false,
+    )?;
     let done_by = Instant::now() + load.warmup + load.duration + CLIENT_SLACK;
 
     // CPU times at the window's edges, as (server, client).
@@ -254,6 +288,59 @@ pub(crate) fn measure(peer: &Peer, load: &Load) -> Result<Measurement, String> {
         client_cpu_us_per_call: per_call_us(end.1.saturating_sub(start.1)),
         server_peak_rss_mib: peak_rss as f64 / (1024.0 * 1024.0),
     })
+}
+
+/// The client's command line for `load` against `addr`.
+fn client_command(peer: &Peer, load: &Load, addr: &str) -> Result<Command, String> {
+    let mut command = peer.client.command();
+    let concurrency = load.concurrency.to_string();
+    let payload = load.payload.to_string();
+    match peer.client_flags {
+        ClientFlags::Contract { takes_connections } => {
+            command.args([
+                "--addr",
+                addr,
+                "--concurrency",
+                &concurrency,
+                "--duration",
+                &load.duration.as_secs_f64().to_string(),
+                "--warmup",
+                &load.warmup.as_secs_f64().to_string(),
+                "--payload",
+                &payload,
+            ]);
+            if takes_connections {
+                command.args(["--connections", &load.connections.to_string()]);
+            }
+            if load.mode == Mode::Stream {
+                command.args([
+                    "--mode",
+                    "stream",
+                    "--stream-count",
+                    &load.stream_count.to_string(),
+                ]);
+            }
+        }
+        ClientFlags::KitexBench => {
+            if load.mode == Mode::Stream {
+                return Err(format!("{} has no streaming calls", peer.name));
+            }
+            // Go's durations: `10s`, `0.5s`.
+            command.args([
+                "--addr",
+                addr,
+                "--concurrency",
+                &concurrency,
+                "--size",
+                &payload,
+                "--duration",
+                &format!("{}s", load.duration.as_secs_f64()),
+                "--warmup",
+                &format!("{}s", load.warmup.as_secs_f64()),
+            ]);
+        }
+    }
+    Ok(command)
 }
 
 fn cpu_pair(server: &Spawned, client: &Spawned) -> Result<(Duration, Duration), String> {
