@@ -10,7 +10,10 @@
 //!   long-connection pool likewise opens one per call in flight and keeps up to 1000).
 //!
 //! Each call sends `EchoRequest { message: "bench", payload }` and checks that the reply
-//! carries both back.
+//! carries both back. As the Kitex peer's client does, every call has a 30 s timeout (which
+//! TTHeader carries to the server) and connections a 5 s connect timeout.
+
+use std::time::Duration;
 
 use rookery::{
     Client, Context, Framing,
@@ -99,7 +102,12 @@ async fn main() {
         .parse()
         .unwrap_or_else(|e| exit_with(&format!("bad address {}: {e}", options.addr), &usage));
 
-    let builder = Client::builder(addr).framing(Framing::TTHeader);
+    // The Kitex peer's client settings: a 30 s RPC timeout (sent to the server in TTHeader,
+    // so both sides keep a deadline per call) and a 5 s connect timeout.
+    let builder = Client::builder(addr)
+        .framing(Framing::TTHeader)
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5));
     let builder = match mode {
         ConnectionMode::Mux => builder.multiplexed(options.connections.unwrap_or(1)),
         ConnectionMode::Pooled => {
