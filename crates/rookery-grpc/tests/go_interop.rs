@@ -320,11 +320,7 @@ mod standard_services {
         .await
         .expect("extra check runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let failed: Vec<&str> = CHECKS
-            .iter()
-            .copied()
-            .filter(|case| !stdout.lines().any(|l| l == format!("ok {case}")))
-            .collect();
+        let failed = rookery_testkit::cases_not_ok(&stdout, CHECKS);
         assert!(
             failed.is_empty() && out.status.success(),
             "grpc-go (extra check){how} failed {failed:?} ({})\nstdout:\n{stdout}\nstderr:\n{}",

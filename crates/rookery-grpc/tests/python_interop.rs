@@ -218,11 +218,7 @@ async fn python_client_against_rookery_server() {
     let mut cases = interop::CASES.to_vec();
     cases.push("client_compressed_unary");
     let (stdout, stderr) = run_python_client(py, server.addr.port(), &cases).await;
-    let failed: Vec<&str> = cases
-        .iter()
-        .copied()
-        .filter(|case| !stdout.lines().any(|l| l == format!("ok {case}")))
-        .collect();
+    let failed = rookery_testkit::cases_not_ok(&stdout, &cases);
     assert!(
         failed.is_empty() && !stdout.contains("FAIL"),
         "the Python client failed {failed:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"

@@ -573,11 +573,7 @@ async fn python_client_over_tls() {
     .expect("python3 runs");
     let _ = std::fs::remove_dir_all(&dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed: Vec<&str> = cases
-        .iter()
-        .copied()
-        .filter(|case| !stdout.lines().any(|l| l == format!("ok {case}")))
-        .collect();
+    let failed = rookery_testkit::cases_not_ok(&stdout, &cases);
     assert!(
         failed.is_empty() && out.status.success(),
         "grpcio over TLS failed {failed:?}\nstdout:\n{stdout}\nstderr:\n{}",

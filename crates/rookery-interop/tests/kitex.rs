@@ -20,7 +20,7 @@ use rookery::{Client, ClientBuilder, Framing, ProtobufClient, RunningService};
 use rookery_interop::{
     echo::EchoClient,
     echo_pb::echo::pb::EchoClient as PbEchoClient,
-    kitex::{self, EchoHandler, PROTOBUF_CASES, THRIFT_CASES},
+    kitex::{self, EchoCaller, EchoHandler, PROTOBUF_CASES, THRIFT_CASES},
 };
 use rookery_testkit::{free_port, go_build_or_skip};
 use tokio::{
@@ -126,11 +126,7 @@ async fn kitex_client(peer: &PathBuf, idl: &str, mode: &str, addr: &str, cases: 
     .await
     .expect("the Kitex peer runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed: Vec<&str> = cases
-        .iter()
-        .copied()
-        .filter(|case| !stdout.lines().any(|l| l == format!("ok {case}")))
-        .collect();
+    let failed = rookery_testkit::cases_not_ok(&stdout, cases);
     assert!(
         failed.is_empty() && out.status.success(),
         "the Kitex {idl} client ({mode}) failed {failed:?} against rookery\nstdout:\n{stdout}\nstderr:\n{}",
@@ -184,15 +180,20 @@ async fn kitex_client_calls_rookery_over_kitex_protobuf() {
     running.stop().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rookery_client_calls_kitex_over_thrift() {
+/// rookery's clients (multiplexed and pooled, made by `client` from a builder) run `cases`
+/// against Kitex's `idl` server, plain and multiplexed.
+async fn rookery_client_calls_kitex<C: EchoCaller>(
+    idl: &str,
+    cases: &[&str],
+    client: impl Fn(ClientBuilder) -> C,
+) {
     let Some(peer) = kitex_peer() else { return };
     let mut failed = Vec::new();
     for mux in [false, true] {
-        let server = KitexServer::start(&peer, "thrift", mux).await;
-        for (how, client) in rookery_clients(&server.addr) {
-            let client = EchoClient::new(client.build());
-            for case in THRIFT_CASES {
+        let server = KitexServer::start(&peer, idl, mux).await;
+        for (how, builder) in rookery_clients(&server.addr) {
+            let client = client(builder);
+            for case in cases {
                 let what = format!("{case} ({how} client, Kitex server mux: {mux})");
                 if let Err(e) = within(120, &what, kitex::run_case(case, &client, "kitex")).await {
                     failed.push(format!("{what}: {e}"));
@@ -204,28 +205,22 @@ async fn rookery_client_calls_kitex_over_thrift() {
             break;
         }
     }
-    assert!(failed.is_empty(), "against Kitex:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "against Kitex {idl}:\n{}",
+        failed.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rookery_client_calls_kitex_over_thrift() {
+    rookery_client_calls_kitex("thrift", THRIFT_CASES, |b| EchoClient::new(b.build())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rookery_client_calls_kitex_over_kitex_protobuf() {
-    let Some(peer) = kitex_peer() else { return };
-    let mut failed = Vec::new();
-    for mux in [false, true] {
-        let server = KitexServer::start(&peer, "protobuf", mux).await;
-        for (how, client) in rookery_clients(&server.addr) {
-            let client = PbEchoClient::new(ProtobufClient::from_builder(client));
-            for case in PROTOBUF_CASES {
-                let what = format!("{case} ({how} client, Kitex server mux: {mux})");
-                if let Err(e) = within(120, &what, kitex::run_case(case, &client, "kitex")).await {
-                    failed.push(format!("{what}: {e}"));
-                }
-            }
-        }
-        if !failed.is_empty() {
-            failed.push(format!("the Kitex server's log:\n{}", server.log()));
-            break;
-        }
-    }
-    assert!(failed.is_empty(), "against Kitex:\n{}", failed.join("\n"));
+    rookery_client_calls_kitex("protobuf", PROTOBUF_CASES, |b| {
+        PbEchoClient::new(ProtobufClient::from_builder(b))
+    })
+    .await;
 }

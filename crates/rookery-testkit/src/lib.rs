@@ -68,6 +68,22 @@ pub use redis::{REDIS_BIN_ENV, RedisServer, Reply, SKIP_REDIS_ENV};
 pub use tempdir::TempDir;
 pub use tool::probe;
 
+/// The cases a peer's test program did not report as passed: those without an `ok CASE`
+/// line of their own in its `stdout` (the convention of every peer program the tests run:
+/// `ok CASE` or `FAIL CASE: why`, one line per case).
+///
+/// ```
+/// let out = "ok small\nFAIL large: cut short\n";
+/// assert_eq!(rookery_testkit::cases_not_ok(out, &["small", "large", "oneway"]), ["large", "oneway"]);
+/// ```
+pub fn cases_not_ok<'a>(stdout: &str, cases: &[&'a str]) -> Vec<&'a str> {
+    cases
+        .iter()
+        .copied()
+        .filter(|case| !stdout.lines().any(|l| l.strip_prefix("ok ") == Some(*case)))
+        .collect()
+}
+
 /// Whether the environment variable `name` is set to something other than empty, `0` or
 /// `false`: how tests are told to skip what needs an engine the machine lacks.
 pub fn env_flag(name: &str) -> bool {
