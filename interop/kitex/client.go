@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bytedance/gopkg/cloud/metainfo"
@@ -135,6 +136,8 @@ var caseFuncs = map[string]func(*caller) error{
 	"biz":        caseBiz,
 	"oneway":     caseOneway,
 	"concurrent": caseConcurrent,
+	// Not in allCases: only a server that answers a connection's calls at once passes it.
+	"out_of_order": caseOutOfOrder,
 }
 
 func randomPayload(n int) []byte {
@@ -300,6 +303,42 @@ func caseConcurrent(c *caller) error {
 	}
 	if len(all) > 0 {
 		return fmt.Errorf("%d of %d calls failed: %s", len(all), n, strings.Join(all, "; "))
+	}
+	return nil
+}
+
+// caseOutOfOrder: 50 calls at once, each told to wait less on the server than the one sent
+// before it, come back in another order than they were sent (and each with its own reply):
+// the server answered them out of order.
+func caseOutOfOrder(c *caller) error {
+	const n = 50
+	var done atomic.Int32
+	finished := make([]int32, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			msg := fmt.Sprintf("order-%d", i)
+			r, err := c.echo(context.Background(), echoArgs{message: msg, delayMs: int32(5 * (n - i))})
+			finished[i] = done.Add(1)
+			if err != nil {
+				errs <- err
+			} else if r.message != msg {
+				errs <- fmt.Errorf("%s was answered with the reply to %q", msg, r.message)
+			}
+		}(i)
+		// Sent in order: each call starts after the one before it.
+		time.Sleep(time.Millisecond)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	if finished[n-1] > finished[0] {
+		return fmt.Errorf("the last call sent (waiting 5 ms) finished after the first (waiting %d ms): replies came in the order sent", 5*n)
 	}
 	return nil
 }

@@ -50,6 +50,11 @@ pub const PROTOBUF_CASES: &[&str] = &[
     "concurrent",
 ];
 
+/// The case only a server that answers a connection's calls concurrently passes (rookery's;
+/// Kitex's with `WithMuxTransport`): 50 calls sent in order, each waiting less on the server
+/// than the one before, come back in another order.
+pub const OUT_OF_ORDER: &str = "out_of_order";
+
 /// How many calls the `concurrent` case makes at once.
 pub const CONCURRENT_CALLS: usize = 200;
 
@@ -512,6 +517,43 @@ pub async fn run_case(name: &str, client: &impl EchoCaller, server: &str) -> Cas
                 failed.len(),
                 failed[..failed.len().min(3)].join("; ")
             ))
+        }
+        OUT_OF_ORDER => {
+            const N: usize = 50;
+            let finished = std::sync::atomic::AtomicUsize::new(0);
+            let order: Vec<Result<usize, String>> = join_all((0..N).map(|i| {
+                let finished = &finished;
+                async move {
+                    // Sent in order: each call starts a millisecond after the one before.
+                    tokio::time::sleep(Duration::from_millis(i as u64)).await;
+                    let message = format!("order-{i}");
+                    let got = client
+                        .echo(
+                            &mut Context::new(),
+                            call(&message, Bytes::new(), (5 * (N - i)) as i32),
+                        )
+                        .await
+                        .map_err(|e| format!("{message}: {e:?}"))?;
+                    let at = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if got.message != message {
+                        return Err(format!(
+                            "{message} was answered with the reply to {:?}",
+                            got.message
+                        ));
+                    }
+                    Ok(at)
+                }
+            }))
+            .await;
+            let order: Vec<usize> = order.into_iter().collect::<Result<_, _>>()?;
+            if order[N - 1] > order[0] {
+                return Err(format!(
+                    "the last call sent (waiting 5 ms) finished after the first (waiting {} ms): \
+                     replies came in the order sent",
+                    5 * N
+                ));
+            }
+            Ok(())
         }
         other => Err(format!("no such case {other:?}")),
     }

@@ -128,7 +128,8 @@ async fn the_kitex_cases_pass_with_rookery_on_both_sides() {
                 }
             };
             let thrift = EchoClient::new(builder().build());
-            for case in kitex::THRIFT_CASES {
+            let extra = multiplexed.then_some(&kitex::OUT_OF_ORDER);
+            for case in kitex::THRIFT_CASES.iter().chain(extra) {
                 if let Err(e) = kitex::run_case(case, &thrift, "rookery").await {
                     failed.push(format!(
                         "thrift {case} ({framing:?}, multiplexed: {multiplexed}): {e}"
@@ -138,7 +139,7 @@ async fn the_kitex_cases_pass_with_rookery_on_both_sides() {
             let protobuf = rookery_interop::echo_pb::echo::pb::EchoClient::new(
                 ProtobufClient::from_builder(builder()),
             );
-            for case in kitex::PROTOBUF_CASES {
+            for case in kitex::PROTOBUF_CASES.iter().chain(extra) {
                 if let Err(e) = kitex::run_case(case, &protobuf, "rookery").await {
                     failed.push(format!(
                         "protobuf {case} ({framing:?}, multiplexed: {multiplexed}): {e}"
