@@ -110,9 +110,13 @@ impl OutlierEjection {
         (endpoints * usize::from(self.max_ejected_percent) / 100).min(endpoints.saturating_sub(1))
     }
 
-    /// Whether a call that ended with `status` counts as its endpoint's failure.
+    /// Whether a call that ended with `status` counts as its endpoint's failure. A business
+    /// status ([`BizStatus`](rookery_transport::metainfo::BizStatus), Kitex's application
+    /// errors) never does: an endpoint that answers with one is working.
     pub fn is_failure(&self, status: &Status) -> bool {
-        !status.is_unsent() && self.failure_codes.contains(&status.code())
+        !status.is_unsent()
+            && self.failure_codes.contains(&status.code())
+            && rookery_transport::metainfo::BizStatus::of(status).is_none()
     }
 
     /// Records how the call `flight` ended (`None`: success) on its endpoint, one of `set`:

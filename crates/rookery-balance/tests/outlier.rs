@@ -260,3 +260,14 @@ async fn the_balanced_client_stops_calling_a_failing_instance() {
         handle.stop().await;
     }
 }
+
+/// A business status (Kitex's application error) is UNKNOWN, a failure code, but the answer
+/// of a working endpoint: it never counts toward ejection.
+#[test]
+fn a_business_status_is_not_an_endpoints_failure() {
+    let ejection = OutlierEjection::default();
+    assert!(ejection.is_failure(&Status::unknown("the handler failed")));
+    let biz: Status = rookery_transport::metainfo::BizStatus::new(1001, "no such order").into();
+    assert_eq!(biz.code(), rookery_core::Code::Unknown);
+    assert!(!ejection.is_failure(&biz));
+}

@@ -118,9 +118,12 @@ impl BreakerPolicy {
         self
     }
 
-    /// Whether a call that ended with `status` counts as the callee's failure.
+    /// Whether a call that ended with `status` counts as the callee's failure. A business
+    /// status ([`BizStatus`](rookery_transport::metainfo::BizStatus), Kitex's application
+    /// errors) never does: a callee that answers with one is working.
     pub fn is_failure(&self, status: &rookery_core::Status) -> bool {
         self.failure_codes.contains(&status.code())
+            && rookery_transport::metainfo::BizStatus::of(status).is_none()
     }
 }
 
