@@ -86,11 +86,13 @@ async fn main() {
     let usage = format!(
         "{}\n\n--connection-mode pooled|mux (default mux): one multiplexed connection, or a \
          pool of up to\n--connections connections (default: the concurrency), one call on each \
-         at a time.",
+         at a time.\n--call-timeout-ms N (default 30000, as the Kitex peer's client): each call's \
+         timeout, sent to the server in TTHeader; 0 for none.",
         load::client_usage(BINARY)
     );
     let mut known = CLIENT_FLAGS.to_vec();
     known.push("connection-mode");
+    known.push("call-timeout-ms");
     let flags = Flags::from_env_or_exit(&known, &usage);
     let options = ClientOptions::from_flags(&flags).unwrap_or_else(|m| exit_with(&m, &usage));
     options.require_unary(BINARY);
@@ -104,10 +106,17 @@ async fn main() {
 
     // The Kitex peer's client settings: a 30 s RPC timeout (sent to the server in TTHeader,
     // so both sides keep a deadline per call) and a 5 s connect timeout.
+    let call_timeout_ms: u64 = flags
+        .get_or("call-timeout-ms", 30_000)
+        .unwrap_or_else(|m| exit_with(&m, &usage));
     let builder = Client::builder(addr)
         .framing(Framing::TTHeader)
-        .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(5));
+    let builder = if call_timeout_ms > 0 {
+        builder.timeout(Duration::from_millis(call_timeout_ms))
+    } else {
+        builder
+    };
     let builder = match mode {
         ConnectionMode::Mux => builder.multiplexed(options.connections.unwrap_or(1)),
         ConnectionMode::Pooled => {
