@@ -613,13 +613,13 @@ async fn handle_protobuf<S>(
     }
     let max_frame = conn.shared.config.max_frame_size;
     let draining = conn.draining.load(Ordering::Acquire);
-    let biz = result.as_ref().err().and_then(BizStatus::of);
-    let biz_code = biz.map(|b| b.code.to_string()).unwrap_or_default();
     let write = |buf: &mut BytesMut, status: Option<&Status>, body: &dyn Fn(&mut BytesMut)| {
         // A business status is a reply (with an empty message) carrying it in the header.
-        let (status, biz) = match (status, biz) {
-            (Some(_), Some(biz)) => (None, Some((biz, biz_code.as_str()))),
-            (status, _) => (status, None),
+        let biz = status.and_then(BizStatus::of);
+        let biz_code = biz.map(|b| b.code.to_string()).unwrap_or_default();
+        let (status, biz) = match biz {
+            Some(biz) => (None, Some((biz, biz_code.as_str()))),
+            None => (status, None),
         };
         let info = |w: &mut HeaderWriter<'_>| w.strings(reply_strings(&cx, status, biz, draining));
         let kind = if status.is_some() {
@@ -644,7 +644,7 @@ async fn handle_protobuf<S>(
         .push_wait(|buf, _| {
             let ok = match &result {
                 Ok(resp) => write(buf, None, &|b| b.extend_from_slice(&resp.body)),
-                Err(status) if biz.is_some() => write(buf, Some(status), &|_| {}),
+                Err(status) if BizStatus::of(status).is_some() => write(buf, Some(status), &|_| {}),
                 Err(status) => write(buf, Some(status), &|b| {
                     kitex_protobuf::encode_error(b, status)
                 }),
