@@ -17,6 +17,7 @@
 
 mod common;
 
+use rookery_testkit::within;
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -32,16 +33,6 @@ const GO_CLIENT: &str = "google.golang.org/grpc/interop/client";
 const GO_SERVER: &str = "google.golang.org/grpc/interop/server";
 /// The module's own program: `check` and `serve`.
 const GO_EXTRA: &str = "./extra";
-
-/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds: a
-/// guard against hangs, far above any expected duration.
-async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
-}
-
 /// The Go program `package` of the module, built (once per test binary) off the async
 /// workers; `None` when `ROOKERY_SKIP_GO` is set.
 fn go_program(package: &str) -> Option<PathBuf> {

@@ -2,6 +2,7 @@
 //! server with reset streams or with headers, peers that stop answering keepalive pings. Each
 //! is dropped or refused, and the server goes on serving others.
 
+use rookery_testkit::within;
 use std::{convert::Infallible, net::SocketAddr, time::Duration};
 
 use bytes::Bytes;
@@ -18,15 +19,6 @@ use tokio::{
 };
 
 const EMPTY_CALL: &str = "http://localhost/grpc.testing.TestService/EmptyCall";
-
-/// Awaits `f`, failing with `what` if it has no outcome within `secs` seconds: a guard
-/// against hangs, not a speed check.
-async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(secs), f)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing happened within {secs} s"))
-}
-
 /// An interop server built by `configure` on a loopback port.
 async fn start(configure: impl FnOnce(ServerBuilder) -> ServerBuilder) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

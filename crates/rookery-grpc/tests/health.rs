@@ -5,7 +5,8 @@
 
 #![cfg(feature = "health")]
 
-use std::{net::SocketAddr, time::Duration};
+use rookery_testkit::within;
+use std::net::SocketAddr;
 
 use rookery_codec::protobuf::rpc::Streaming;
 use rookery_core::{Code, Context};
@@ -20,15 +21,6 @@ use rookery_grpc::{
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 const TEST_SERVICE: &str = "grpc.testing.TestService";
-
-/// Awaits `f`, failing the test if nothing happens within 10 s: a guard against hangs.
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(10), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within 10 s"),
-    }
-}
-
 struct Running {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -65,7 +57,7 @@ async fn start(health: &HealthReporter) -> Running {
 
 async fn client(addr: SocketAddr) -> HealthClient<GrpcClient> {
     HealthClient::new(
-        within("connecting", GrpcClient::connect(addr))
+        within(10, "connecting", GrpcClient::connect(addr))
             .await
             .unwrap(),
     )
@@ -78,10 +70,14 @@ fn request(service: &str) -> HealthCheckRequest {
 }
 
 async fn check(client: &HealthClient<GrpcClient>, service: &str) -> Result<ServingStatus, Code> {
-    within("Check", client.check(&mut Context::new(), request(service)))
-        .await
-        .map(|r| r.status)
-        .map_err(|s| s.code())
+    within(
+        10,
+        "Check",
+        client.check(&mut Context::new(), request(service)),
+    )
+    .await
+    .map(|r| r.status)
+    .map_err(|s| s.code())
 }
 
 #[tokio::test]
@@ -116,6 +112,7 @@ async fn check_answers_the_server_a_served_service_and_not_found_for_others() {
     assert_eq!(check(&client, "extra.Service").await, Err(Code::NotFound));
 
     let list = within(
+        10,
         "List",
         client.list(&mut Context::new(), HealthListRequest::default()),
     )
@@ -145,6 +142,7 @@ async fn list_refuses_more_than_a_hundred_services() {
     let server = start(&health).await;
     let client = client(server.addr).await;
     let err = within(
+        10,
         "List",
         client.list(&mut Context::new(), HealthListRequest::default()),
     )
@@ -154,7 +152,7 @@ async fn list_refuses_more_than_a_hundred_services() {
 }
 
 async fn next(stream: &mut Streaming<HealthCheckResponse>) -> Option<ServingStatus> {
-    within("a Watch message", stream.message())
+    within(10, "a Watch message", stream.message())
         .await
         .unwrap()
         .map(|r| r.status)
@@ -166,10 +164,11 @@ async fn watch_sends_the_status_then_each_change_and_not_serving_when_shutdown_b
     let mut server = start(&health).await;
     let client = client(server.addr).await;
 
-    let mut whole = within("Watch", client.watch(&mut Context::new(), request("")))
+    let mut whole = within(10, "Watch", client.watch(&mut Context::new(), request("")))
         .await
         .unwrap();
     let mut service = within(
+        10,
         "Watch",
         client.watch(&mut Context::new(), request(TEST_SERVICE)),
     )
@@ -191,7 +190,7 @@ async fn watch_sends_the_status_then_each_change_and_not_serving_when_shutdown_b
     assert_eq!(next(&mut whole).await, None);
     assert_eq!(next(&mut service).await, Some(ServingStatus::NOT_SERVING));
     assert_eq!(next(&mut service).await, None);
-    within("the server to stop", &mut server.served)
+    within(10, "the server to stop", &mut server.served)
         .await
         .unwrap()
         .unwrap();
@@ -207,23 +206,30 @@ async fn watch_of_an_unknown_service_answers_service_unknown_and_stays_open() {
     let client = client(server.addr).await;
 
     let mut stream = within(
+        10,
         "Watch",
         client.watch(&mut Context::new(), request("later.Service")),
     )
     .await
     .unwrap();
-    let first = within("a Watch message", stream.message()).await.unwrap();
+    let first = within(10, "a Watch message", stream.message())
+        .await
+        .unwrap();
     assert_eq!(
         first.map(|r| r.status),
         Some(ServingStatus::SERVICE_UNKNOWN)
     );
 
     health.set_serving("later.Service");
-    let second = within("a Watch message", stream.message()).await.unwrap();
+    let second = within(10, "a Watch message", stream.message())
+        .await
+        .unwrap();
     assert_eq!(second.map(|r| r.status), Some(ServingStatus::SERVING));
 
     health.clear("later.Service");
-    let third = within("a Watch message", stream.message()).await.unwrap();
+    let third = within(10, "a Watch message", stream.message())
+        .await
+        .unwrap();
     assert_eq!(
         third.map(|r| r.status),
         Some(ServingStatus::SERVICE_UNKNOWN)

@@ -7,6 +7,7 @@
 mod common;
 
 use rookery_testkit::probe;
+use rookery_testkit::within;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -19,16 +20,6 @@ use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, BufReader},
     process::{Child, Command},
 };
-
-/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds: a
-/// guard against hangs, far above any expected duration.
-async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The Python environment.
 

@@ -6,6 +6,7 @@
 
 #![cfg(feature = "reflection")]
 
+use rookery_testkit::within;
 use std::{net::SocketAddr, time::Duration};
 
 use bytes::Bytes;
@@ -27,15 +28,6 @@ use v1::{
 };
 
 const TEST_SERVICE: &str = "grpc.testing.TestService";
-
-/// Awaits `f`, failing the test if nothing happens within 10 s: a guard against hangs.
-async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(10), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within 10 s"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // A file descriptor written by hand, for what the interop protos lack: a nested message, in a
 // file that imports test.proto (which imports empty.proto and messages.proto).
@@ -160,7 +152,7 @@ async fn ask(
     version: Version,
     questions: Vec<Q>,
 ) -> Vec<v1::ServerReflectionResponse> {
-    let channel = within("connecting", GrpcClient::connect(addr))
+    let channel = within(10, "connecting", GrpcClient::connect(addr))
         .await
         .unwrap();
     let requests: Vec<v1::ServerReflectionRequest> = questions
@@ -177,12 +169,13 @@ async fn ask(
             let client = v1::ServerReflectionClient::new(channel);
             let stream = futures_util::stream::iter(requests.into_iter().map(Ok));
             let mut responses = within(
+                10,
                 "ServerReflectionInfo",
                 client.server_reflection_info(&mut Context::new(), stream),
             )
             .await
             .unwrap();
-            while let Some(r) = within("an answer", responses.message()).await.unwrap() {
+            while let Some(r) = within(10, "an answer", responses.message()).await.unwrap() {
                 answers.push(r);
             }
         }
@@ -192,12 +185,13 @@ async fn ask(
                 requests.iter().map(recode).collect();
             let stream = futures_util::stream::iter(requests.into_iter().map(Ok));
             let mut responses = within(
+                10,
                 "ServerReflectionInfo",
                 client.server_reflection_info(&mut Context::new(), stream),
             )
             .await
             .unwrap();
-            while let Some(r) = within("an answer", responses.message()).await.unwrap() {
+            while let Some(r) = within(10, "an answer", responses.message()).await.unwrap() {
                 answers.push(recode(&r));
             }
         }
@@ -413,7 +407,7 @@ async fn a_request_that_asks_nothing_is_invalid() {
         .server_reflection_info(&mut Context::new(), stream)
         .await
         .unwrap();
-    let answer = within("an answer", responses.message())
+    let answer = within(10, "an answer", responses.message())
         .await
         .unwrap()
         .unwrap();

@@ -7,6 +7,7 @@
 #![cfg(feature = "tls")]
 
 use rookery_testkit::probe;
+use rookery_testkit::within;
 use std::{
     net::SocketAddr,
     path::Path,
@@ -27,16 +28,6 @@ use rookery_grpc::{
     tls::{ClientTlsConfig, PeerCertificates, TlsConfig},
 };
 use tokio::{net::TcpListener, sync::oneshot};
-
-/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds: a
-/// guard against hangs, far above any expected duration.
-async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Certificates.
 

@@ -9,6 +9,7 @@
 //! Needs Go (the tests build the peer with `go build`; `.ci/install` warms the module and
 //! build caches); `ROOKERY_SKIP_GO=1` skips them where Go is missing.
 
+use rookery_testkit::within;
 use std::{
     path::PathBuf,
     process::Stdio,
@@ -34,13 +35,6 @@ fn kitex_peer() -> Option<PathBuf> {
         "interop/kitex",
         "github.com/rookery-rs/rookery/interop/kitex",
     )
-}
-
-async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
 }
 
 /// The Kitex echo server, running until dropped (its stdin closes, and it is killed should

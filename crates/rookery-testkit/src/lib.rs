@@ -26,6 +26,7 @@
 //! - [`TempDir`]: a directory removed on drop.
 //! - [`probe`]: runs a tool a test needs, or says what is missing and how to skip.
 //! - [`logs`]: what the code under test logged through `tracing`, to wait for a reason.
+//! - `within` (feature `tokio`): a future awaited with a limit, failing the test on a hang.
 //!
 //! Everything here blocks the calling thread (no async runtime is assumed). From inside an
 //! async test, prefer a multi-thread runtime (`#[tokio::test(flavor = "multi_thread")]`)
@@ -82,6 +83,17 @@ pub fn cases_not_ok<'a>(stdout: &str, cases: &[&'a str]) -> Vec<&'a str> {
         .copied()
         .filter(|case| !stdout.lines().any(|l| l.strip_prefix("ok ") == Some(*case)))
         .collect()
+}
+
+/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds: a
+/// guard against hangs, not a speed check (the limits are far above any expected duration).
+/// Feature `tokio`.
+#[cfg(feature = "tokio")]
+pub async fn within<F: std::future::Future>(secs: u64, what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(std::time::Duration::from_secs(secs), f).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: nothing happened within {secs} s"),
+    }
 }
 
 /// Whether the environment variable `name` is set to something other than empty, `0` or

@@ -5,7 +5,6 @@
 
 use rookery_testkit::probe;
 use std::{
-    future::Future,
     path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex, OnceLock},
@@ -24,15 +23,7 @@ use tokio::{
 
 /// The protocols both sides speak.
 pub(crate) const PROTOCOLS: [Protocol; 2] = [Protocol::Binary, Protocol::Compact];
-
-/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds. This is
-/// a guard against hangs, not a speed check: the limits are far above any expected duration.
-pub(crate) async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
-}
+pub(crate) use rookery_testkit::within;
 
 /// The name the Python scripts use for a protocol.
 pub(crate) fn protocol_name(protocol: Protocol) -> &'static str {

@@ -2,7 +2,6 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses its own subset
 
 use std::{
-    future::Future,
     io,
     path::{Path, PathBuf},
     sync::{
@@ -17,16 +16,8 @@ use rookery_registry::{
     embedded::{Embedded, EmbeddedServer},
     protocol,
 };
+pub use rookery_testkit::within;
 use rookery_transport::{Router, Server, ServerHandle};
-
-/// Awaits `f`, failing the test with `what` if it has no outcome within `secs` seconds. A
-/// guard against hangs, not a speed check: the limits are far above any expected duration.
-pub async fn within<F: Future>(secs: u64, what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(Duration::from_secs(secs), f).await {
-        Ok(out) => out,
-        Err(_) => panic!("{what}: nothing happened within {secs} s"),
-    }
-}
 
 /// Waits until `cond` holds, checking every 20 ms; fails the test with `what` after 30 s.
 pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
